@@ -1,0 +1,40 @@
+// Error type of the library and the internal-invariant CHECK macro.
+#pragma once
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace kvpress {
+
+// Every failure caused by input (files, options, text) is reported as an Error whose message
+// is one line naming the item and what was expected versus found.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+inline std::string to_message_piece(const std::string& s) { return s; }
+inline std::string to_message_piece(const char* s) { return s; }
+inline std::string to_message_piece(std::string_view s) { return std::string(s); }
+inline std::string to_message_piece(char c) { return std::string(1, c); }
+template <typename T>
+  requires std::is_arithmetic_v<T>
+std::string to_message_piece(T v) { return std::to_string(v); }
+
+// Throws Error with the concatenated pieces: fail("file ", path, ": bad magic").
+template <typename... Parts>
+[[noreturn]] void fail(Parts&&... parts) {
+  std::string message;
+  (message.append(to_message_piece(std::forward<Parts>(parts))), ...);
+  throw Error(message);
+}
+
+[[noreturn]] void check_failed(const char* expr, const char* file, int line);
+
+}  // namespace kvpress
+
+// Internal invariants only (a failed CHECK is a bug in kvpress, not in the input).
+#define KV_CHECK(expr) \
+  do { if (!(expr)) ::kvpress::check_failed(#expr, __FILE__, __LINE__); } while (0)

@@ -1,0 +1,66 @@
+// Compute kernels on weights of any supported GGUF type, in f32 arithmetic.
+// Weights are dequantized exactly (bit-for-bit as the scalar reference) and multiplied with f32
+// activations; activations are never rounded to lower precision. Every kernel has a scalar
+// reference in ref::; SIMD variants (AVX2, AVX-512) are picked once at start-up by CPU features.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/ggml_type.h"
+
+namespace kvpress {
+class ThreadPool;
+}
+
+namespace kvpress::kernels {
+
+// A weight matrix of n_rows rows, each n_cols elements encoded in `type`, rows row_bytes apart.
+struct MatrixView {
+  GgmlType type = GgmlType::F32;
+  const uint8_t* data = nullptr;
+  int64_t n_rows = 0;
+  int64_t n_cols = 0;
+  int64_t row_bytes = 0;
+  const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
+};
+
+// One implementation of the per-row kernels (reference, AVX2, AVX-512).
+struct KernelSet {
+  const char* name;
+  // dst[0..n) = dequantized src; n is a multiple of the type's block size.
+  void (*dequantize_row)(GgmlType type, const void* src, float* dst, int64_t n);
+  // sum_i row[i] * x[i] with row in `type` encoding.
+  float (*dot_row)(GgmlType type, const void* row, const float* x, int64_t n);
+  float (*dot_f32)(const float* a, const float* b, int64_t n);
+  // y[i] += a * x[i]
+  void (*axpy_f32)(float a, const float* x, float* y, int64_t n);
+};
+
+const KernelSet& reference_kernels();
+// Every variant compiled in and supported by this CPU, reference first.
+std::vector<const KernelSet*> available_kernel_sets();
+// The fastest available variant (chosen once).
+const KernelSet& active_kernels();
+
+inline void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) {
+  active_kernels().dequantize_row(type, src, dst, n);
+}
+inline float dot_row(GgmlType type, const void* row, const float* x, int64_t n) {
+  return active_kernels().dot_row(type, row, x, n);
+}
+inline float dot_f32(const float* a, const float* b, int64_t n) { return active_kernels().dot_f32(a, b, n); }
+inline void axpy_f32(float a, const float* x, float* y, int64_t n) { active_kernels().axpy_f32(a, x, y, n); }
+
+// y[t * y_stride + r] = dot(w.row(r), x + t * x_stride) for t < n_tokens, r < w.n_rows.
+// Multi-threaded over rows; for n_tokens > 1 each weight row is decoded once and reused.
+void matmul(const MatrixView& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y, int64_t y_stride,
+            ThreadPool& pool);
+// Same with an explicit kernel set (tests compare variants).
+void matmul_with(const KernelSet& ks, const MatrixView& w, const float* x, int64_t n_tokens, int64_t x_stride,
+                 float* y, int64_t y_stride, ThreadPool& pool);
+
+// Reference quantizers (round-to-nearest, not optimised for quality): encode n floats into `type`.
+// Used by tests and tools to build models of every type.
+void quantize_row(GgmlType type, const float* src, void* dst, int64_t n);
+
+}  // namespace kvpress::kernels
