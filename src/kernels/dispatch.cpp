@@ -1,1 +1,27 @@
-// placeholder: implemented in progress
+// Kernel-set table: the scalar reference plus every compiled SIMD variant this CPU supports.
+#include "kernels/kernel_sets.h"
+#include "runtime/cpu_features.h"
+
+namespace kvpress::kernels {
+
+const KernelSet& reference_kernels() {
+  static const KernelSet set = {"reference", ref::dequantize_row, ref::dot_row, ref::dot_f32, ref::axpy_f32,
+                                ref::gemm_f32};
+  return set;
+}
+
+std::vector<const KernelSet*> available_kernel_sets() {
+  std::vector<const KernelSet*> sets = {&reference_kernels()};
+  const CpuFeatures& cpu = cpu_features();
+  if (const KernelSet* s = avx2_kernel_set(); s != nullptr && cpu.avx2) sets.push_back(s);
+  if (const KernelSet* s = avx512_kernel_set(); s != nullptr && cpu.avx512) sets.push_back(s);
+  return sets;
+}
+
+const KernelSet& active_kernels() {
+  // Sets are listed slowest first, so the last one is the fastest.
+  static const KernelSet* active = available_kernel_sets().back();
+  return *active;
+}
+
+}  // namespace kvpress::kernels

@@ -34,7 +34,15 @@ struct KernelSet {
   float (*dot_f32)(const float* a, const float* b, int64_t n);
   // y[i] += a * x[i]
   void (*axpy_f32)(float a, const float* x, float* y, int64_t n);
+  // Prefill tile on already decoded rows:
+  //   c[r * ldc + t] = (accumulate ? c[r * ldc + t] : 0) + sum_{i<k} a[r * lda + i] * bt[i * ldb + t]
+  // for r < m, t < n_tok. bt holds the activations transposed ([k][ldb], token-contiguous); SIMD
+  // variants work on whole groups of kGemmTokenPad tokens, so ldb and ldc must be at least n_tok
+  // rounded up to kGemmTokenPad and the padding columns of bt must be finite (zero).
+  void (*gemm_f32)(const float* a, int64_t lda, int64_t m, const float* bt, int64_t ldb, int64_t n_tok,
+                   float* c, int64_t ldc, int64_t k, bool accumulate);
 };
+inline constexpr int64_t kGemmTokenPad = 16;
 
 const KernelSet& reference_kernels();
 // Every variant compiled in and supported by this CPU, reference first.

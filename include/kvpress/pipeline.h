@@ -1,0 +1,45 @@
+// Public API: compress a context once, answer one or many questions on that cache (kvpress §3).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kvpress {
+
+class Model;
+class Press;
+class ThreadPool;
+
+struct AnswerOptions {
+  std::string answer_prefix;                   // appended after the chat template's assistant header
+  int64_t max_new_tokens = 50;
+  std::optional<int64_t> max_context_length;   // context ids truncated to this many (with a warning)
+  bool query_aware = false;                    // the press sees the question (appended to the context)
+  bool use_chat_template = true;               // when the model has one
+};
+
+// Times in milliseconds; bytes exact from the cache.
+struct AnswerStats {
+  int64_t context_tokens = 0;   // after truncation
+  int64_t kv_bytes_full = 0;    // the context's cache without compression
+  int64_t kv_bytes = 0;         // the context's cache after compression
+  double prefill_ms = 0;        // forward pass over the context, compression excluded
+  double compression_ms = 0;    // time inside the press
+  double decode_ms = 0;         // questions and generation, all questions
+  int64_t generated_tokens = 0;
+};
+
+struct AnswerResult {
+  std::vector<std::string> answers;               // one per question, text after the answer prefix
+  std::vector<std::vector<int32_t>> answer_ids;   // generated ids per question
+  AnswerStats stats;
+  std::vector<std::string> warnings;
+};
+
+// `press` may be null (no compression). Questions never reach the press unless options.query_aware.
+// With query_aware, each question gets its own compressed context (as kvpress's evaluation does).
+AnswerResult answer(const Model& model, const std::string& context, const std::vector<std::string>& questions,
+                    Press* press, const AnswerOptions& options, ThreadPool& pool);
+
+}  // namespace kvpress

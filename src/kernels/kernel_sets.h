@@ -1,0 +1,22 @@
+// Internal declarations of src/kernels: the scalar reference functions and the per-ISA kernel sets.
+#pragma once
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace kvpress::kernels {
+
+namespace ref {
+void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
+float dot_row(GgmlType type, const void* row, const float* x, int64_t n);
+float dot_f32(const float* a, const float* b, int64_t n);
+void axpy_f32(float a, const float* x, float* y, int64_t n);
+void gemm_f32(const float* a, int64_t lda, int64_t m, const float* bt, int64_t ldb, int64_t n_tok, float* c,
+              int64_t ldc, int64_t k, bool accumulate);
+}  // namespace ref
+
+// The SIMD sets; nullptr when not compiled in (non-x86 builds). Callers check CPU support.
+const KernelSet* avx2_kernel_set();
+const KernelSet* avx512_kernel_set();
+
+}  // namespace kvpress::kernels

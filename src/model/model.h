@@ -1,0 +1,83 @@
+// A loaded Llama-family model (llama, qwen2, qwen3): config, weights, tokenizer and the forward pass.
+// Thread-safety: const methods may be called concurrently with distinct caches and pools.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "model/model_config.h"
+#include "model/model_weights.h"
+#include "model/rope.h"
+
+namespace kvpress {
+
+class KvCache;
+class ThreadPool;
+class Tokenizer;
+class Model;
+
+// What a prefill observer (a press) sees once a layer has attended over the whole context:
+// the cache of that layer holds every context entry and may be compacted by the observer.
+struct LayerPrefill {
+  const Model& model;
+  int64_t layer;
+  int64_t n_tokens;                 // T, tokens of this forward pass
+  const float* hidden_normed;       // [T, n_embd] input of the attention block (after attn_norm)
+  const float* queries;             // [T, n_heads * head_dim] post q_norm and RoPE
+  const int32_t* positions;         // [T]
+  KvCache& cache;
+  ThreadPool& pool;
+};
+using LayerObserver = std::function<void(const LayerPrefill&)>;
+
+enum class LogitsMode { None, Last, All };
+
+struct ForwardOptions {
+  LogitsMode logits = LogitsMode::Last;
+  int64_t chunk_tokens = 256;             // token-wise work is done in chunks of this many tokens
+  const LayerObserver* observer = nullptr;  // called after each layer's attention (prefill presses)
+};
+
+class Model {
+ public:
+  static std::unique_ptr<Model> load(const std::string& path);
+  ~Model();
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  const gguf::GgufFile& file() const { return file_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const Rope& rope() const { return rope_; }
+
+  // Runs tokens at the given positions through every layer, appending their K/V to `cache`.
+  // Returns logits: none, [n_vocab] of the last token, or [n_tokens, n_vocab].
+  std::vector<float> forward(std::span<const int32_t> tokens, std::span<const int32_t> positions, KvCache& cache,
+                             ThreadPool& pool, const ForwardOptions& options = {}) const;
+
+  // Pre-RoPE helpers for presses: project hidden_normed rows [n, n_embd] to queries / keys per head
+  // (bias and q/k norm applied, RoPE not). out: [n, n_heads*head_dim] or [n, n_heads_kv*head_dim].
+  void project_queries(int64_t layer, const float* hidden_normed, int64_t n, float* out, ThreadPool& pool) const;
+  void project_keys(int64_t layer, const float* hidden_normed, int64_t n, float* out, ThreadPool& pool) const;
+
+  // A cache sized for this model.
+  KvCache make_cache() const;
+
+ private:
+  Model(gguf::GgufFile file);
+  void embed(std::span<const int32_t> tokens, float* x) const;
+
+  gguf::GgufFile file_;
+  ModelConfig config_;
+  ModelWeights weights_;
+  Rope rope_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+// y[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
+
+}  // namespace kvpress

@@ -1,0 +1,42 @@
+// Generation loop over the model's forward pass.
+#include "pipeline/generator.h"
+
+#include <numeric>
+
+#include "cache/kv_cache.h"
+#include "core/error.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvpress {
+
+GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, std::span<const int32_t> prompt,
+                        int32_t start_pos, const GenerateOptions& options) {
+  if (prompt.empty()) fail("generate: the prompt is empty");
+  if (options.max_new_tokens < 0) fail("max-new-tokens must be >= 0");
+  GenerateResult result;
+  if (options.max_new_tokens == 0) return result;
+  Sampler sampler(options.sampling);
+  std::vector<int32_t> positions(prompt.size());
+  std::iota(positions.begin(), positions.end(), start_pos);
+  std::vector<float> logits = model.forward(prompt, positions, cache, pool);
+  int32_t pos = start_pos + (int32_t)prompt.size();
+  const auto& tok = model.tokenizer();
+  for (int64_t i = 0; i < options.max_new_tokens; ++i) {
+    const int32_t next = sampler.next(logits);
+    const bool may_stop = options.stop_at_end_of_generation && (i > 0 || options.check_first_token);
+    if (may_stop && tok.is_end_of_generation(next)) {
+      result.stopped = true;
+      break;
+    }
+    result.tokens.push_back(next);
+    if (options.on_token) options.on_token(next);
+    if (i + 1 == options.max_new_tokens) break;
+    const int32_t token[1] = {next};
+    const int32_t token_pos[1] = {pos++};
+    logits = model.forward(token, token_pos, cache, pool);
+  }
+  return result;
+}
+
+}  // namespace kvpress

@@ -1,0 +1,34 @@
+// Token generation on a KV cache: feed a prompt, then sample until a stop token or the budget.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "pipeline/sampler.h"
+
+namespace kvpress {
+
+class KvCache;
+class Model;
+class ThreadPool;
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 128;
+  SamplingOptions sampling;
+  bool stop_at_end_of_generation = true;  // stop on the tokenizer's EOS/EOT tokens (not included in output)
+  bool check_first_token = true;          // kvpress's pipeline never stops on the first token [quirk, spec §3]
+  std::function<void(int32_t)> on_token;  // called for each generated token (streaming)
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (a final stop token excluded)
+  bool stopped = false;         // ended on a stop token
+};
+
+// Feeds `prompt` at positions start_pos.. then generates. The last generated token is not fed back,
+// so the cache ends holding the prompt and all generated tokens but the last (as kvpress does).
+GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, std::span<const int32_t> prompt,
+                        int32_t start_pos, const GenerateOptions& options);
+
+}  // namespace kvpress

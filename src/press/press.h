@@ -1,0 +1,64 @@
+// Press interfaces: a press prunes a layer's KV cache right after the layer attended over the context.
+// Thread-safety: a press object is used by one pipeline run at a time.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+
+namespace kvpress {
+
+class Press {
+ public:
+  virtual ~Press() = default;
+  virtual std::string name() const = 0;
+  // Fraction of KV pairs removed, in [0, 1). Wrappers proxy to their inner press.
+  virtual double compression_ratio() const = 0;
+  virtual void set_compression_ratio(double ratio) = 0;
+  // Prunes (compacts) layer.cache for layer.layer. Called once per layer at prefill, with the
+  // cache of that layer holding exactly the context's T entries per head.
+  virtual void compress(const LayerPrefill& layer) = 0;
+  // True for presses that re-rotate kept keys to positions 0..n_kept-1 (questions then start at
+  // the compressed length, spec §1.5).
+  virtual bool rerotates_keys() const { return false; }
+  // Called before a new context is compressed (resets per-context state such as RNG draws).
+  virtual void reset() {}
+};
+
+// Scores per (KV head, position) of one layer: higher = keep. [n_heads_kv, n_tokens]
+struct HeadScores {
+  int64_t n_heads_kv = 0;
+  int64_t n_tokens = 0;
+  std::vector<float> values;
+  void resize(int64_t heads, int64_t tokens) {
+    n_heads_kv = heads;
+    n_tokens = tokens;
+    values.assign((size_t)(heads * tokens), 0.0f);
+  }
+  float* head(int64_t h) { return values.data() + h * n_tokens; }
+  const float* head(int64_t h) const { return values.data() + h * n_tokens; }
+};
+
+// A press that scores every entry; the framework keeps n_kept = int(S * (1 - ratio)) per head
+// (spec §1.4, truncation of a double), ties broken by lower position, kept entries in position order.
+class ScorerPress : public Press {
+ public:
+  explicit ScorerPress(double compression_ratio);
+  double compression_ratio() const override { return compression_ratio_; }
+  void set_compression_ratio(double ratio) override;
+  void compress(const LayerPrefill& layer) override;
+  // Fills scores for every KV head and context position of layer.layer.
+  virtual void score(const LayerPrefill& layer, HeadScores& scores) = 0;
+
+ private:
+  double compression_ratio_;
+};
+
+// n_kept of spec §0: (int64)((double)S * (1.0 - ratio)).
+int64_t kept_count(int64_t n_tokens, double compression_ratio);
+// Throws Error unless ratio is in [0, 1).
+void validate_compression_ratio(double ratio);
+
+}  // namespace kvpress

@@ -1,0 +1,44 @@
+// Shared CLI helpers.
+#include "cli_common.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "runtime/thread_pool.h"
+
+namespace kvpress::cli {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, ": cannot open file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) fail(path, ": read error");
+  return ss.str();
+}
+
+std::vector<int32_t> parse_token_list(const std::string& csv) {
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  while (start <= csv.size()) {
+    size_t end = csv.find(',', start);
+    if (end == std::string::npos) end = csv.size();
+    std::string item = csv.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t\n"));
+    item.erase(item.find_last_not_of(" \t\n") + 1);
+    int32_t v = 0;
+    const auto r = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || r.ec != std::errc() || r.ptr != item.data() + item.size())
+      fail("--tokens: '", item, "' is not a token id (expected comma-separated integers like 1,2,3)");
+    ids.push_back(v);
+    start = end + 1;
+  }
+  return ids;
+}
+
+int default_threads() { return std::min(8, hardware_threads()); }
+
+}  // namespace kvpress::cli

@@ -1,0 +1,77 @@
+// `kvpress answer`: compress a context file once with a press, answer questions on the cache.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "kvpress/pipeline.h"
+#include "model/model.h"
+#include "press/press_registry.h"
+#include "runtime/thread_pool.h"
+
+namespace kvpress::cli {
+
+void add_answer_command(CLI::App& app, Action& action) {
+  struct Args {
+    std::string model, context_file, answer_prefix, press = "none";
+    std::vector<std::string> questions;
+    double ratio = 0.0;
+    int64_t max_new_tokens = 50, max_context_length = 0;
+    bool query_aware = false, json = false, no_chat_template = false;
+    int threads = default_threads();
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("answer", "Compress a context once, then answer questions on the compressed cache");
+  cmd->add_option("--model", args->model, "GGUF model file")->required();
+  cmd->add_option("--context-file", args->context_file, "text file with the context")->required();
+  cmd->add_option("--question", args->questions, "a question (repeat for several)");
+  cmd->add_option("--answer-prefix", args->answer_prefix, "text the answer starts with (inside the assistant turn)");
+  cmd->add_option("--press", args->press, "press specification (see `kvpress presses`)");
+  cmd->add_option("--compression-ratio", args->ratio, "fraction of KV pairs removed, in [0, 1)");
+  cmd->add_option("--max-new-tokens", args->max_new_tokens, "most tokens per answer")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-context-length", args->max_context_length, "truncate the context to N tokens (0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--query-aware", args->query_aware, "let the press see the question (appended to the context)");
+  cmd->add_flag("--no-chat-template", args->no_chat_template, "do not use the model's chat template");
+  cmd->add_flag("--json", args->json, "print a JSON object with answers, sizes and timings");
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->callback([&action, args] {
+    action = [args] {
+      auto press = make_press(args->press, args->ratio);  // validate before loading the model
+      const std::string context = read_file(args->context_file);
+      auto model = Model::load(args->model);
+      ThreadPool pool(args->threads);
+      AnswerOptions opts;
+      opts.answer_prefix = args->answer_prefix;
+      opts.max_new_tokens = args->max_new_tokens;
+      if (args->max_context_length > 0) opts.max_context_length = args->max_context_length;
+      opts.query_aware = args->query_aware;
+      opts.use_chat_template = !args->no_chat_template;
+      const auto result = answer(*model, context, args->questions, press.get(), opts, pool);
+      for (const auto& w : result.warnings) std::fprintf(stderr, "kvpress: warning: %s\n", w.c_str());
+      if (!args->json) {
+        for (const auto& a : result.answers) std::printf("%s\n", a.c_str());
+        return 0;
+      }
+      const auto& s = result.stats;
+      nlohmann::json j = {
+          {"answers", result.answers},
+          {"press", args->press},
+          {"compression_ratio", args->ratio},
+          {"context_tokens", s.context_tokens},
+          {"kv_bytes_full", s.kv_bytes_full},
+          {"kv_bytes", s.kv_bytes},
+          {"prefill_ms", s.prefill_ms},
+          {"compression_ms", s.compression_ms},
+          {"decode_ms", s.decode_ms},
+          {"generated_tokens", s.generated_tokens},
+          {"decode_tokens_per_s", s.decode_ms > 0 ? s.generated_tokens * 1000.0 / s.decode_ms : 0.0},
+      };
+      std::printf("%s\n", j.dump(2).c_str());
+      return 0;
+    };
+  });
+}
+
+}  // namespace kvpress::cli

@@ -1,0 +1,76 @@
+// `kvpress generate`: complete a prompt (optionally through the model's chat template), streaming.
+#include <cstdio>
+
+#include "cache/kv_cache.h"
+#include "cli_common.h"
+#include "core/error.h"
+#include "commands.h"
+#include "model/model.h"
+#include "pipeline/generator.h"
+#include "runtime/thread_pool.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvpress::cli {
+
+void add_generate_command(CLI::App& app, Action& action) {
+  struct Args {
+    std::string model, prompt;
+    bool chat = false;
+    int64_t max_new_tokens = 64;
+    float temperature = 0.0f, top_p = 1.0f;
+    int top_k = 0;
+    uint64_t seed = 0;
+    int threads = default_threads();
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("generate", "Generate text after a prompt");
+  cmd->add_option("--model", args->model, "GGUF model file")->required();
+  cmd->add_option("--prompt", args->prompt, "prompt text")->required();
+  cmd->add_flag("--chat", args->chat, "wrap the prompt as a user message in the model's chat template");
+  cmd->add_option("--max-new-tokens", args->max_new_tokens, "most tokens to generate")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temperature", args->temperature, "0 = greedy");
+  cmd->add_option("--top-k", args->top_k, "sample among the k most likely tokens (0 = all)");
+  cmd->add_option("--top-p", args->top_p, "nucleus sampling mass");
+  cmd->add_option("--seed", args->seed, "random seed for sampling");
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->callback([&action, args] {
+    action = [args] {
+      GenerateOptions opts;
+      opts.max_new_tokens = args->max_new_tokens;
+      opts.sampling = {args->temperature, args->top_k, args->top_p, args->seed};
+      opts.sampling.validate();
+      auto model = Model::load(args->model);
+      const auto& tok = model->tokenizer();
+      std::vector<int32_t> prompt;
+      if (args->chat) {
+        const auto& v = tok.vocab();
+        const auto tmpl = ChatTemplate::detect(v.chat_template, v.bos_id >= 0 ? v.tokens[v.bos_id] : "",
+                                               v.eos_id >= 0 ? v.tokens[v.eos_id] : "");
+        if (tmpl.kind() == ChatTemplate::Kind::None) fail(args->model, ": --chat needs a model with a chat template");
+        prompt = tok.encode(tmpl.apply({{"user", args->prompt}}, true), false, true);
+      } else {
+        prompt = tok.encode(args->prompt, true, false);
+      }
+      ThreadPool pool(args->threads);
+      KvCache cache = model->make_cache();
+      // Stream text as it comes; decode the whole answer each time so multi-byte pieces print right.
+      std::vector<int32_t> generated;
+      size_t printed = 0;
+      opts.on_token = [&](int32_t id) {
+        generated.push_back(id);
+        const std::string text = tok.decode(generated);
+        if (text.size() > printed) {
+          std::fwrite(text.data() + printed, 1, text.size() - printed, stdout);
+          std::fflush(stdout);
+          printed = text.size();
+        }
+      };
+      generate(*model, cache, pool, prompt, 0, opts);
+      std::printf("\n");
+      return 0;
+    };
+  });
+}
+
+}  // namespace kvpress::cli

@@ -1,0 +1,97 @@
+// `kvpress inspect`: which positions each layer and head kept after prefill compression (JSON, optional SVG).
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+
+#include <nlohmann/json.hpp>
+
+#include "cache/kv_cache.h"
+#include "cli_common.h"
+#include "core/error.h"
+#include "commands.h"
+#include "model/model.h"
+#include "press/press_registry.h"
+#include "runtime/thread_pool.h"
+#include "svg_heatmap.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvpress::cli {
+
+void add_inspect_command(CLI::App& app, Action& action) {
+  struct Args {
+    std::string model, tokens, text_file, press, svg;
+    double ratio = 0.0;
+    bool scores = false;
+    int threads = default_threads();
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("inspect", "Show the positions a press keeps in every layer and KV head");
+  cmd->add_option("--model", args->model, "GGUF model file")->required();
+  auto* tokens = cmd->add_option("--tokens", args->tokens, "comma-separated token ids (used as given)");
+  auto* text = cmd->add_option("--text-file", args->text_file, "text file (tokenized without template, BOS per vocab)");
+  tokens->excludes(text);
+  cmd->add_option("--press", args->press, "press specification")->required();
+  cmd->add_option("--compression-ratio", args->ratio, "fraction of KV pairs removed, in [0, 1)")->required();
+  cmd->add_flag("--scores", args->scores, "add each head's raw scores before selection (scorer presses)");
+  cmd->add_option("--svg", args->svg, "also draw a layers x positions heatmap of kept entries to this file");
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->callback([&action, args] {
+    action = [args] {
+      if (args->tokens.empty() && args->text_file.empty()) fail("inspect needs --tokens or --text-file");
+      auto press = make_press(args->press, args->ratio);
+      auto model = Model::load(args->model);
+      const auto ids = !args->tokens.empty() ? parse_token_list(args->tokens)
+                                             : model->tokenizer().encode(read_file(args->text_file), true, false);
+      ThreadPool pool(args->threads);
+      KvCache cache = model->make_cache();
+      std::vector<int32_t> positions(ids.size());
+      std::iota(positions.begin(), positions.end(), 0);
+      std::vector<nlohmann::json> layer_scores((size_t)model->config().n_layers);
+      LayerObserver observer = [&](const LayerPrefill& layer) {
+        if (args->scores) {
+          if (auto* scorer = dynamic_cast<ScorerPress*>(press.get())) {
+            HeadScores s;
+            scorer->score(layer, s);
+            nlohmann::json heads = nlohmann::json::array();
+            for (int64_t h = 0; h < s.n_heads_kv; ++h) heads.push_back(std::vector<float>(s.head(h), s.head(h) + s.n_tokens));
+            layer_scores[layer.layer] = heads;
+          }
+        }
+        if (press) press->compress(layer);
+      };
+      ForwardOptions fwd;
+      fwd.logits = LogitsMode::None;
+      fwd.observer = &observer;
+      if (press) press->reset();
+      model->forward(ids, positions, cache, pool, fwd);
+
+      nlohmann::json layers = nlohmann::json::array();
+      std::vector<std::vector<std::vector<int32_t>>> kept;
+      for (int64_t l = 0; l < cache.n_layers(); ++l) {
+        nlohmann::json heads = nlohmann::json::array();
+        kept.emplace_back();
+        for (int64_t h = 0; h < cache.n_heads_kv(); ++h) {
+          std::vector<int32_t> p(cache.positions(l, h), cache.positions(l, h) + cache.length(l, h));
+          heads.push_back(p);
+          kept.back().push_back(std::move(p));
+        }
+        nlohmann::json entry = {{"heads", heads}};
+        if (args->scores && !layer_scores[l].is_null()) entry["scores"] = layer_scores[l];
+        layers.push_back(entry);
+      }
+      nlohmann::json out = {{"press", args->press}, {"compression_ratio", args->ratio},
+                            {"n_tokens", ids.size()}, {"kv_bytes", cache.bytes()},
+                            {"kv_bytes_full", (int64_t)ids.size() * model->config().kv_bytes_per_token()},
+                            {"layers", layers}};
+      std::printf("%s\n", out.dump().c_str());
+      if (!args->svg.empty()) {
+        std::ofstream f(args->svg);
+        if (!f) fail(args->svg, ": cannot write file");
+        f << kept_heatmap_svg(kept, (int64_t)ids.size(), args->press + " @ " + std::to_string(args->ratio));
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace kvpress::cli

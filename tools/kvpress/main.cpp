@@ -1,0 +1,34 @@
+// kvpress: command-line entry point. Library errors become one line on stderr and exit code 1.
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvpress — KV-cache compression for GGUF language models"};
+  app.require_subcommand(1);
+  kvpress::cli::Action action;
+  kvpress::cli::add_info_command(app, action);
+  kvpress::cli::add_tokenize_command(app, action);
+  kvpress::cli::add_logits_command(app, action);
+  kvpress::cli::add_generate_command(app, action);
+  kvpress::cli::add_answer_command(app, action);
+  kvpress::cli::add_inspect_command(app, action);
+  kvpress::cli::add_presses_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "kvpress: %s (see kvpress --help)\n", e.what());
+    return 2;
+  }
+  try {
+    return action ? action() : 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kvpress: error: %s\n", e.what());
+    return 1;
+  }
+}
