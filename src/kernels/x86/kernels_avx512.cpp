@@ -1,1 +1,75 @@
-// placeholder: implemented in progress
+// AVX-512 (F + BW + VL, with FMA and F16C) kernel set: 16-lane instantiation of x86/quant_simd.h.
+// Compiled with AVX-512 flags (see src/kernels/CMakeLists.txt); only called after a CPU check.
+#include "kernels/kernel_sets.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+namespace kvpress::kernels {
+namespace {
+
+struct V512 {
+  static constexpr int kLanes = 16;
+  // 8 rows x 2 vectors = 16 accumulators + 2 token vectors; leaves registers for the broadcasts
+  // and keeps the eight row pointers within the general-purpose register file.
+  static constexpr int kGemmRows = 8;
+  static constexpr int kGemmVecs = 2;
+  static constexpr int kGemmTailVecs = 1;
+  using F = __m512;
+  using I = __m512i;
+
+  static F zero() { return _mm512_setzero_ps(); }
+  static F set1(float v) { return _mm512_set1_ps(v); }
+  static F load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static float hsum(F v) { return _mm512_reduce_add_ps(v); }
+  static float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+  static I u8(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static I i8(const int8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static I and_(I a, int m) { return _mm512_and_si512(a, _mm512_set1_epi32(m)); }
+  static I srl(I a, int n) { return _mm512_srl_epi32(a, _mm_cvtsi32_si128(n)); }
+  static I sll(I a, int n) { return _mm512_sll_epi32(a, _mm_cvtsi32_si128(n)); }
+  static I add_i(I a, int v) { return _mm512_add_epi32(a, _mm512_set1_epi32(v)); }
+  static I or_(I a, I b) { return _mm512_or_si512(a, b); }
+  static I bits(uint32_t word, int first) {
+    const I lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const I shift = _mm512_add_epi32(lane, _mm512_set1_epi32(first));
+    return and_(_mm512_srlv_epi32(_mm512_set1_epi32((int)word), shift), 1);
+  }
+  static F cvt(I a) { return _mm512_cvtepi32_ps(a); }
+  static F load_f16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static F load_bf16(const uint16_t* p) {
+    const I wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
+};
+
+}  // namespace
+}  // namespace kvpress::kernels
+
+#include "kernels/x86/quant_simd.h"
+
+namespace kvpress::kernels {
+
+const KernelSet* avx512_kernel_set() {
+  static const KernelSet set = {"avx512", simd::dequantize_row<V512>, simd::dot_row<V512>, simd::dot_f32<V512>,
+                                simd::axpy_f32<V512>, simd::gemm_f32<V512>};
+  return &set;
+}
+
+}  // namespace kvpress::kernels
+
+#else
+
+namespace kvpress::kernels {
+const KernelSet* avx512_kernel_set() { return nullptr; }
+}  // namespace kvpress::kernels
+
+#endif

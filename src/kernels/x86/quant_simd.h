@@ -1,0 +1,401 @@
+// Width-generic SIMD kernels, written once against a vector-ops struct V and instantiated by the
+// per-ISA files (AVX2: 8 lanes, AVX-512: 16 lanes). Include only from those files, after defining
+// V inside an anonymous namespace: every instantiation then has internal linkage, so no code built
+// with AVX flags can leak into the portable parts of the program through the linker.
+//
+// V provides: kLanes, F (float vector), I (int32 vector), zero/set1/load/store/add/sub/mul/fmadd,
+// hsum, h2f (exact f16 -> f32), u8/i8 (kLanes bytes widened to int32 lanes), and_/srl/sll/add_i
+// (with a scalar operand), or_, bits(word, first) = (word >> (first + lane)) & 1, cvt (int -> float),
+// load_f16/load_bf16 (kLanes halves widened exactly), kGemmRows x kGemmVecs (prefill register tile).
+//
+// Each decoder calls sink(offset_in_block, values) with the exact dequantized values of kLanes
+// consecutive elements, computed with the same float operations, in the same order, as the
+// reference in ref/dequantize_ref.cpp, so dequantize_row is bit-exact and dot_row sums exact values.
+#pragma once
+#include <cstdint>
+#include <utility>
+
+#include "core/error.h"
+#include "core/ggml_type.h"
+#include "kernels/quant_blocks.h"
+
+namespace kvpress::kernels::simd {
+
+using namespace blocks;
+
+template <class V, class Sink>
+inline void decode_q4_0(const BlockQ4_0& b, Sink&& sink) {
+  const auto d = V::set1(V::h2f(b.d));
+#pragma GCC unroll 16
+  for (int l = 0; l < 16; l += V::kLanes) {
+    const auto q = V::u8(b.qs + l);
+    sink(l, V::mul(V::cvt(V::add_i(V::and_(q, 0xF), -8)), d));
+    sink(l + 16, V::mul(V::cvt(V::add_i(V::srl(q, 4), -8)), d));
+  }
+}
+
+template <class V, class Sink>
+inline void decode_q4_1(const BlockQ4_1& b, Sink&& sink) {
+  const auto d = V::set1(V::h2f(b.d));
+  const auto m = V::set1(V::h2f(b.m));
+#pragma GCC unroll 16
+  for (int l = 0; l < 16; l += V::kLanes) {
+    const auto q = V::u8(b.qs + l);
+    sink(l, V::add(V::mul(V::cvt(V::and_(q, 0xF)), d), m));
+    sink(l + 16, V::add(V::mul(V::cvt(V::srl(q, 4)), d), m));
+  }
+}
+
+template <class V, class Sink>
+inline void decode_q5_0(const BlockQ5_0& b, Sink&& sink) {
+  const auto d = V::set1(V::h2f(b.d));
+  const uint32_t qh = load_u32_le(b.qh);
+#pragma GCC unroll 16
+  for (int l = 0; l < 16; l += V::kLanes) {
+    const auto q = V::u8(b.qs + l);
+    const auto lo = V::or_(V::and_(q, 0xF), V::sll(V::bits(qh, l), 4));
+    const auto hi = V::or_(V::srl(q, 4), V::sll(V::bits(qh, l + 16), 4));
+    sink(l, V::mul(V::cvt(V::add_i(lo, -16)), d));
+    sink(l + 16, V::mul(V::cvt(V::add_i(hi, -16)), d));
+  }
+}
+
+template <class V, class Sink>
+inline void decode_q5_1(const BlockQ5_1& b, Sink&& sink) {
+  const auto d = V::set1(V::h2f(b.d));
+  const auto m = V::set1(V::h2f(b.m));
+  const uint32_t qh = load_u32_le(b.qh);
+#pragma GCC unroll 16
+  for (int l = 0; l < 16; l += V::kLanes) {
+    const auto q = V::u8(b.qs + l);
+    const auto lo = V::or_(V::and_(q, 0xF), V::sll(V::bits(qh, l), 4));
+    const auto hi = V::or_(V::srl(q, 4), V::sll(V::bits(qh, l + 16), 4));
+    sink(l, V::add(V::mul(V::cvt(lo), d), m));
+    sink(l + 16, V::add(V::mul(V::cvt(hi), d), m));
+  }
+}
+
+template <class V, class Sink>
+inline void decode_q8_0(const BlockQ8_0& b, Sink&& sink) {
+  const auto d = V::set1(V::h2f(b.d));
+#pragma GCC unroll 16
+  for (int l = 0; l < kQK; l += V::kLanes) sink(l, V::mul(V::cvt(V::i8(b.qs + l)), d));
+}
+
+template <class V, class Sink>
+inline void decode_q2_k(const BlockQ2_K& b, Sink&& sink) {
+  const float d = V::h2f(b.d);
+  const float dmin = V::h2f(b.dmin);
+#pragma GCC unroll 16
+  for (int e = 0; e < kQKK; e += 16) {
+    const auto dl = V::set1(d * (float)(b.scales[e / 16] & 0xF));
+    const auto ml = V::set1(dmin * (float)(b.scales[e / 16] >> 4));
+    const uint8_t* q = b.qs + 32 * (e / 128) + e % 32;
+    const int shift = 2 * ((e % 128) / 32);
+#pragma GCC unroll 16
+    for (int h = 0; h < 16; h += V::kLanes)
+      sink(e + h, V::sub(V::mul(dl, V::cvt(V::and_(V::srl(V::u8(q + h), shift), 3))), ml));
+  }
+}
+
+template <class V, class Sink>
+inline void decode_q3_k(const BlockQ3_K& b, Sink&& sink) {
+  const float d = V::h2f(b.d);
+  int scales[16];
+  q3_k_scales(b.scales, scales);
+#pragma GCC unroll 16
+  for (int e = 0; e < kQKK; e += 16) {
+    const auto dl = V::set1(d * (float)scales[e / 16]);
+    const int n = e / 128, j = (e % 128) / 32, l0 = e % 32;
+#pragma GCC unroll 16
+    for (int h = 0; h < 16; h += V::kLanes) {
+      const auto low = V::and_(V::srl(V::u8(b.qs + 32 * n + l0 + h), 2 * j), 3);
+      const auto high = V::and_(V::srl(V::u8(b.hmask + l0 + h), 4 * n + j), 1);
+      // low - (high ? 0 : 4) == (low | high << 2) - 4
+      sink(e + h, V::mul(dl, V::cvt(V::add_i(V::or_(low, V::sll(high, 2)), -4))));
+    }
+  }
+}
+
+// Q4_K and Q5_K share their scale layout; Q5_K adds a fifth bit from qh.
+template <class V, bool kFifthBit, class Block, class Sink>
+inline void decode_k4_like(const Block& b, const uint8_t* qh, Sink&& sink) {
+  const float d = V::h2f(b.d);
+  const float dmin = V::h2f(b.dmin);
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    int sc0, mn0, sc1, mn1;
+    k4_scale_min(b.scales, 2 * j, &sc0, &mn0);
+    k4_scale_min(b.scales, 2 * j + 1, &sc1, &mn1);
+    const auto dl0 = V::set1(d * (float)sc0), ml0 = V::set1(dmin * (float)mn0);
+    const auto dl1 = V::set1(d * (float)sc1), ml1 = V::set1(dmin * (float)mn1);
+#pragma GCC unroll 16
+    for (int h = 0; h < 32; h += V::kLanes) {
+      const auto q = V::u8(b.qs + 32 * j + h);
+      auto lo = V::and_(q, 0xF);
+      auto hi = V::srl(q, 4);
+      if constexpr (kFifthBit) {
+        const auto bits = V::u8(qh + h);
+        lo = V::or_(lo, V::sll(V::and_(V::srl(bits, 2 * j), 1), 4));
+        hi = V::or_(hi, V::sll(V::and_(V::srl(bits, 2 * j + 1), 1), 4));
+      }
+      sink(64 * j + h, V::sub(V::mul(dl0, V::cvt(lo)), ml0));
+      sink(64 * j + 32 + h, V::sub(V::mul(dl1, V::cvt(hi)), ml1));
+    }
+  }
+}
+
+template <class V, class Sink>
+inline void decode_q4_k(const BlockQ4_K& b, Sink&& sink) {
+  decode_k4_like<V, false>(b, nullptr, sink);
+}
+
+template <class V, class Sink>
+inline void decode_q5_k(const BlockQ5_K& b, Sink&& sink) {
+  decode_k4_like<V, true>(b, b.qh, sink);
+}
+
+template <class V, class Sink>
+inline void decode_q6_k(const BlockQ6_K& b, Sink&& sink) {
+  const float d = V::h2f(b.d);
+#pragma GCC unroll 16
+  for (int e = 0; e < kQKK; e += 16) {
+    const auto dl = V::set1(d * (float)b.scales[e / 16]);
+    const int n = e / 128, k = (e % 128) / 32, l0 = e % 32;
+    const uint8_t* ql = b.ql + 64 * n + 32 * (k & 1) + l0;
+    const uint8_t* qh = b.qh + 32 * n + l0;
+#pragma GCC unroll 16
+    for (int h = 0; h < 16; h += V::kLanes) {
+      const auto low = V::and_(V::srl(V::u8(ql + h), 4 * (k / 2)), 0xF);
+      const auto high = V::and_(V::srl(V::u8(qh + h), 2 * k), 3);
+      sink(e + h, V::mul(dl, V::cvt(V::add_i(V::or_(low, V::sll(high, 4)), -32))));
+    }
+  }
+}
+
+// Calls decode(block, sink) for every block of a row of the given block type.
+template <class V, class Block, class Decode>
+inline void dequantize_blocks(const void* src, float* dst, int64_t n, int block_len, Decode decode) {
+  const auto* b = static_cast<const Block*>(src);
+  for (int64_t i = 0; i < n / block_len; ++i) {
+    float* out = dst + i * block_len;
+    decode(b[i], [out](int off, typename V::F v) { V::store(out + off, v); });
+  }
+}
+
+// Fused decode + FMA. Two blocks are in flight with four accumulators each, so that the FMA latency
+// chain does not bound the loop (offsets are compile-time constants once the decoders unroll).
+template <class V, class Block, class Decode>
+inline float dot_blocks(const void* row, const float* x, int64_t n, int block_len, Decode decode) {
+  using F = typename V::F;
+  const auto* b = static_cast<const Block*>(row);
+  const int64_t nb = n / block_len;
+  F acc[8];
+  for (auto& a : acc) a = V::zero();
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    const float* x0 = x + i * block_len;
+    const float* x1 = x0 + block_len;
+    decode(b[i], [&](int off, F v) {
+      F& a = acc[(off / V::kLanes) & 3];
+      a = V::fmadd(v, V::load(x0 + off), a);
+    });
+    decode(b[i + 1], [&](int off, F v) {
+      F& a = acc[4 + ((off / V::kLanes) & 3)];
+      a = V::fmadd(v, V::load(x1 + off), a);
+    });
+  }
+  if (i < nb) {
+    const float* x0 = x + i * block_len;
+    decode(b[i], [&](int off, F v) {
+      F& a = acc[(off / V::kLanes) & 3];
+      a = V::fmadd(v, V::load(x0 + off), a);
+    });
+  }
+  const F s = V::add(V::add(V::add(acc[0], acc[1]), V::add(acc[2], acc[3])),
+                     V::add(V::add(acc[4], acc[5]), V::add(acc[6], acc[7])));
+  return V::hsum(s);
+}
+
+template <class V>
+float dot_f32(const float* a, const float* b, int64_t n) {
+  constexpr int L = V::kLanes;
+  auto s0 = V::zero(), s1 = V::zero(), s2 = V::zero(), s3 = V::zero();
+  int64_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {
+    s0 = V::fmadd(V::load(a + i), V::load(b + i), s0);
+    s1 = V::fmadd(V::load(a + i + L), V::load(b + i + L), s1);
+    s2 = V::fmadd(V::load(a + i + 2 * L), V::load(b + i + 2 * L), s2);
+    s3 = V::fmadd(V::load(a + i + 3 * L), V::load(b + i + 3 * L), s3);
+  }
+  for (; i + L <= n; i += L) s0 = V::fmadd(V::load(a + i), V::load(b + i), s0);
+  float sum = V::hsum(V::add(V::add(s0, s1), V::add(s2, s3)));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+template <class V>
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  constexpr int L = V::kLanes;
+  const auto va = V::set1(a);
+  int64_t i = 0;
+  for (; i + 2 * L <= n; i += 2 * L) {
+    V::store(y + i, V::fmadd(va, V::load(x + i), V::load(y + i)));
+    V::store(y + i + L, V::fmadd(va, V::load(x + i + L), V::load(y + i + L)));
+  }
+  for (; i + L <= n; i += L) V::store(y + i, V::fmadd(va, V::load(x + i), V::load(y + i)));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+// 16-bit float rows: whole vectors, then an exact scalar tail.
+template <class V, bool kBf16>
+inline typename V::F load_half_vec(const uint16_t* p) {
+  if constexpr (kBf16) return V::load_bf16(p);
+  else return V::load_f16(p);
+}
+
+template <class V, bool kBf16>
+inline float half_to_f32(uint16_t h) {
+  if constexpr (kBf16) {
+    const uint32_t bits = (uint32_t)h << 16;
+    float f;
+    __builtin_memcpy(&f, &bits, 4);
+    return f;
+  } else {
+    return V::h2f(h);
+  }
+}
+
+template <class V, bool kBf16>
+void dequantize_halves(const void* src, float* dst, int64_t n) {
+  const auto* p = static_cast<const uint16_t*>(src);
+  int64_t i = 0;
+  for (; i + V::kLanes <= n; i += V::kLanes) V::store(dst + i, load_half_vec<V, kBf16>(p + i));
+  for (; i < n; ++i) dst[i] = half_to_f32<V, kBf16>(p[i]);
+}
+
+template <class V, bool kBf16>
+float dot_halves(const void* row, const float* x, int64_t n) {
+  constexpr int L = V::kLanes;
+  const auto* p = static_cast<const uint16_t*>(row);
+  auto s0 = V::zero(), s1 = V::zero(), s2 = V::zero(), s3 = V::zero();
+  int64_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {
+    s0 = V::fmadd(load_half_vec<V, kBf16>(p + i), V::load(x + i), s0);
+    s1 = V::fmadd(load_half_vec<V, kBf16>(p + i + L), V::load(x + i + L), s1);
+    s2 = V::fmadd(load_half_vec<V, kBf16>(p + i + 2 * L), V::load(x + i + 2 * L), s2);
+    s3 = V::fmadd(load_half_vec<V, kBf16>(p + i + 3 * L), V::load(x + i + 3 * L), s3);
+  }
+  for (; i + L <= n; i += L) s0 = V::fmadd(load_half_vec<V, kBf16>(p + i), V::load(x + i), s0);
+  float sum = V::hsum(V::add(V::add(s0, s1), V::add(s2, s3)));
+  for (; i < n; ++i) sum += half_to_f32<V, kBf16>(p[i]) * x[i];
+  return sum;
+}
+
+// A generic lambda decoder(block, sink) for one of the decode_* templates above.
+#define KVPRESS_SIMD_DECODER(V, fn_name) [](const auto& blk, auto&& sink) { fn_name<V>(blk, sink); }
+
+template <class V>
+void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) {
+  switch (type) {
+    case GgmlType::F32: {
+      const auto* s = static_cast<const float*>(src);
+      int64_t i = 0;
+      for (; i + V::kLanes <= n; i += V::kLanes) V::store(dst + i, V::load(s + i));
+      for (; i < n; ++i) dst[i] = s[i];
+      return;
+    }
+    case GgmlType::F16: return dequantize_halves<V, false>(src, dst, n);
+    case GgmlType::BF16: return dequantize_halves<V, true>(src, dst, n);
+    case GgmlType::Q4_0: return dequantize_blocks<V, BlockQ4_0>(src, dst, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q4_0));
+    case GgmlType::Q4_1: return dequantize_blocks<V, BlockQ4_1>(src, dst, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q4_1));
+    case GgmlType::Q5_0: return dequantize_blocks<V, BlockQ5_0>(src, dst, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q5_0));
+    case GgmlType::Q5_1: return dequantize_blocks<V, BlockQ5_1>(src, dst, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q5_1));
+    case GgmlType::Q8_0: return dequantize_blocks<V, BlockQ8_0>(src, dst, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q8_0));
+    case GgmlType::Q2_K: return dequantize_blocks<V, BlockQ2_K>(src, dst, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q2_k));
+    case GgmlType::Q3_K: return dequantize_blocks<V, BlockQ3_K>(src, dst, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q3_k));
+    case GgmlType::Q4_K: return dequantize_blocks<V, BlockQ4_K>(src, dst, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q4_k));
+    case GgmlType::Q5_K: return dequantize_blocks<V, BlockQ5_K>(src, dst, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q5_k));
+    case GgmlType::Q6_K: return dequantize_blocks<V, BlockQ6_K>(src, dst, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q6_k));
+    default: break;
+  }
+  KV_CHECK(false && "dequantize_row: unsupported weight type");  // callers validate types first
+}
+
+template <class V>
+float dot_row(GgmlType type, const void* row, const float* x, int64_t n) {
+  switch (type) {
+    case GgmlType::F32: return dot_f32<V>(static_cast<const float*>(row), x, n);
+    case GgmlType::F16: return dot_halves<V, false>(row, x, n);
+    case GgmlType::BF16: return dot_halves<V, true>(row, x, n);
+    case GgmlType::Q4_0: return dot_blocks<V, BlockQ4_0>(row, x, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q4_0));
+    case GgmlType::Q4_1: return dot_blocks<V, BlockQ4_1>(row, x, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q4_1));
+    case GgmlType::Q5_0: return dot_blocks<V, BlockQ5_0>(row, x, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q5_0));
+    case GgmlType::Q5_1: return dot_blocks<V, BlockQ5_1>(row, x, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q5_1));
+    case GgmlType::Q8_0: return dot_blocks<V, BlockQ8_0>(row, x, n, kQK, KVPRESS_SIMD_DECODER(V, decode_q8_0));
+    case GgmlType::Q2_K: return dot_blocks<V, BlockQ2_K>(row, x, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q2_k));
+    case GgmlType::Q3_K: return dot_blocks<V, BlockQ3_K>(row, x, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q3_k));
+    case GgmlType::Q4_K: return dot_blocks<V, BlockQ4_K>(row, x, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q4_k));
+    case GgmlType::Q5_K: return dot_blocks<V, BlockQ5_K>(row, x, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q5_k));
+    case GgmlType::Q6_K: return dot_blocks<V, BlockQ6_K>(row, x, n, kQKK, KVPRESS_SIMD_DECODER(V, decode_q6_k));
+    default: break;
+  }
+  KV_CHECK(false && "dot_row: unsupported weight type");
+  __builtin_unreachable();
+}
+
+#undef KVPRESS_SIMD_DECODER
+
+// Prefill micro-kernel: MR rows x NV vectors of tokens, accumulators in registers for the whole k
+// run. Activations come transposed (bt[i * ldb + t]) so one vector load serves kLanes tokens and
+// each weight is a broadcast; every output is a plain sequential FMA chain over i.
+template <class V, int MR, int NV>
+void gemm_tile(const float* a, int64_t lda, const float* bt, int64_t ldb, float* c, int64_t ldc, int64_t k,
+               bool accumulate) {
+  using F = typename V::F;
+  constexpr int L = V::kLanes;
+  F acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = accumulate ? V::load(c + r * ldc + v * L) : V::zero();
+  const float* rows[MR];
+  for (int r = 0; r < MR; ++r) rows[r] = a + r * lda;
+  for (int64_t i = 0; i < k; ++i) {
+    F bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(bt + i * ldb + v * L);
+    for (int r = 0; r < MR; ++r) {
+      const F w = V::set1(rows[r][i]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = V::fmadd(w, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) V::store(c + r * ldc + v * L, acc[r][v]);
+}
+
+using GemmTileFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t, bool);
+
+template <class V, int NV, int... R>
+constexpr GemmTileFn gemm_tile_for_rows(int rows, std::integer_sequence<int, R...>) {
+  constexpr GemmTileFn table[] = {&gemm_tile<V, R + 1, NV>...};
+  return table[rows - 1];
+}
+
+template <class V>
+void gemm_f32(const float* a, int64_t lda, int64_t m, const float* bt, int64_t ldb, int64_t n_tok, float* c,
+              int64_t ldc, int64_t k, bool accumulate) {
+  constexpr int kRows = V::kGemmRows;
+  constexpr int kWide = V::kGemmVecs * V::kLanes;
+  static_assert(kGemmTokenPad % V::kLanes == 0);
+  const int64_t n_pad = (n_tok + kGemmTokenPad - 1) / kGemmTokenPad * kGemmTokenPad;
+  using Seq = std::make_integer_sequence<int, kRows>;
+  for (int64_t t0 = 0; t0 < n_pad; t0 += kWide) {
+    const bool full = t0 + kWide <= n_pad;  // otherwise a narrower tile of the remaining vectors
+    for (int64_t r0 = 0; r0 < m; r0 += kRows) {
+      const int rows = (int)(m - r0 < kRows ? m - r0 : kRows);
+      const GemmTileFn tile = full ? gemm_tile_for_rows<V, V::kGemmVecs>(rows, Seq{})
+                                   : gemm_tile_for_rows<V, V::kGemmTailVecs>(rows, Seq{});
+      tile(a + r0 * lda, lda, bt + t0, ldb, c + r0 * ldc + t0, ldc, k, accumulate);
+    }
+  }
+}
+
+}  // namespace kvpress::kernels::simd

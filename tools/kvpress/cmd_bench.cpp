@@ -1,0 +1,136 @@
+// `kvpress bench`: prefill and decode speed and KV memory versus context length and compression ratio.
+// Prints one JSON line per configuration (comparable across runs: CPU, threads, types, press, ratio).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cache/kv_cache.h"
+#include "cli_common.h"
+#include "commands.h"
+#include "core/error.h"
+#include "model/model.h"
+#include "pipeline/sampler.h"
+#include "press/press_registry.h"
+#include "runtime/thread_pool.h"
+
+namespace kvpress::cli {
+namespace {
+
+std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+int64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (int64_t)u.ru_maxrss * 1024;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& csv, const char* what) {
+  std::vector<int64_t> out;
+  for (int32_t v : parse_token_list(csv)) {
+    if (v <= 0) fail(what, ": values must be positive");
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<double> parse_ratio_list(const std::string& csv) {
+  std::vector<double> out;
+  std::stringstream ss(csv);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      fail("--ratios: '", item, "' is not a number");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Action& action) {
+  struct Args {
+    std::string model, press = "none", lengths = "512", ratios = "0";
+    int64_t decode_tokens = 32;
+    int threads = default_threads();
+    uint64_t seed = 1;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("bench", "Measure prefill/decode tokens per second and KV bytes (JSON lines)");
+  cmd->add_option("--model", args->model, "GGUF model file")->required();
+  cmd->add_option("--context-lengths", args->lengths, "comma-separated context lengths in tokens");
+  cmd->add_option("--press", args->press, "press specification");
+  cmd->add_option("--ratios", args->ratios, "comma-separated compression ratios");
+  cmd->add_option("--decode-tokens", args->decode_tokens, "tokens decoded after the context")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--seed", args->seed, "seed of the random context tokens");
+  cmd->callback([&action, args] {
+    action = [args] {
+      const auto lengths = parse_int_list(args->lengths, "--context-lengths");
+      const auto ratios = parse_ratio_list(args->ratios);
+      for (double r : ratios) make_press(args->press, r);  // validate every ratio up front
+      auto model = Model::load(args->model);
+      ThreadPool pool(args->threads);
+      const auto& c = model->config();
+      std::string types;
+      for (const auto& t : model->file().tensors())
+        if (t.ne.size() == 2 && types.find(ggml_type_name(t.type)) == std::string::npos)
+          types += (types.empty() ? "" : "+") + std::string(ggml_type_name(t.type));
+      std::mt19937_64 rng(args->seed);
+      for (int64_t n_ctx : lengths) {
+        std::vector<int32_t> ids((size_t)n_ctx);
+        for (auto& id : ids) id = (int32_t)(rng() % (uint64_t)c.n_vocab);
+        std::vector<int32_t> positions(ids.size());
+        std::iota(positions.begin(), positions.end(), 0);
+        for (double ratio : ratios) {
+          auto press = make_press(args->press, ratio);
+          KvCache cache = model->make_cache();
+          LayerObserver observer = [&](const LayerPrefill& layer) { press->compress(layer); };
+          ForwardOptions fwd;
+          if (press) fwd.observer = &observer;
+          using Clock = std::chrono::steady_clock;
+          const auto t0 = Clock::now();
+          auto logits = model->forward(ids, positions, cache, pool, fwd);
+          const double prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();
+          const int64_t kv_bytes = cache.bytes();
+          const auto t1 = Clock::now();
+          int32_t pos = (int32_t)n_ctx;
+          for (int64_t i = 0; i < args->decode_tokens; ++i) {
+            const int32_t tok[1] = {argmax(logits)}, p[1] = {pos++};
+            logits = model->forward(tok, p, cache, pool);
+          }
+          const double decode_s = std::chrono::duration<double>(Clock::now() - t1).count();
+          nlohmann::json j = {
+              {"model", args->model}, {"arch", c.arch}, {"weight_types", types}, {"cpu", cpu_name()},
+              {"threads", args->threads}, {"press", args->press}, {"compression_ratio", ratio},
+              {"context_tokens", n_ctx}, {"prefill_tokens_per_s", n_ctx / prefill_s},
+              {"decode_tokens", args->decode_tokens}, {"decode_tokens_per_s", args->decode_tokens / decode_s},
+              {"kv_bytes_full", n_ctx * c.kv_bytes_per_token()}, {"kv_bytes", kv_bytes},
+              {"peak_rss_bytes", peak_rss_bytes()},
+          };
+          std::printf("%s\n", j.dump().c_str());
+          std::fflush(stdout);
+        }
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace kvpress::cli
