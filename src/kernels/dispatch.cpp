@@ -13,8 +13,11 @@ const KernelSet& reference_kernels() {
 std::vector<const KernelSet*> available_kernel_sets() {
   std::vector<const KernelSet*> sets = {&reference_kernels()};
   const CpuFeatures& cpu = cpu_features();
-  if (const KernelSet* s = avx2_kernel_set(); s != nullptr && cpu.avx2) sets.push_back(s);
-  if (const KernelSet* s = avx512_kernel_set(); s != nullptr && cpu.avx512) sets.push_back(s);
+  // CPU first: the getters live in files compiled with AVX flags.
+  if (cpu.avx2)
+    if (const KernelSet* s = avx2_kernel_set()) sets.push_back(s);
+  if (cpu.avx512)
+    if (const KernelSet* s = avx512_kernel_set()) sets.push_back(s);
   return sets;
 }
 

@@ -61,6 +61,7 @@ inline void axpy_f32(float a, const float* x, float* y, int64_t n) { active_kern
 
 // y[t * y_stride + r] = dot(w.row(r), x + t * x_stride) for t < n_tokens, r < w.n_rows.
 // Multi-threaded over rows; for n_tokens > 1 each weight row is decoded once and reused.
+// Thread-safety: reentrant (scratch is per thread); one call at a time per pool, as for the pool.
 void matmul(const MatrixView& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y, int64_t y_stride,
             ThreadPool& pool);
 // Same with an explicit kernel set (tests compare variants).

@@ -13,6 +13,8 @@ namespace kvpress {
 class Press {
  public:
   virtual ~Press() = default;
+  // Canonical specification string with every parameter, e.g. "snapkv:window_size=64,kernel_size=5";
+  // make_press(name(), ratio) builds an equivalent press.
   virtual std::string name() const = 0;
   // Fraction of KV pairs removed, in [0, 1). Wrappers proxy to their inner press.
   virtual double compression_ratio() const = 0;

@@ -29,6 +29,11 @@ class ChatTemplate {
  private:
   Kind kind_ = Kind::None;
   std::string bos_text_, eos_text_;
+  // Variants inside a family, recognised by detect():
+  bool llama3_dated_system_ = false;  // Llama 3.1+: always a system turn with the knowledge-date lines
+  std::string default_system_;        // ChatML: system prompt the template adds when none is given
+  bool phi3_legacy_ = false;          // first Phi-3 template: BOS, no system, "<|assistant|>" after each user turn
+  bool phi3_eos_without_prompt_ = false;  // Phi-3.5: EOS ends the text when no generation prompt is asked
 };
 
 }  // namespace kvpress

@@ -11,7 +11,6 @@
 
 #include "cache/kv_cache.h"
 #include "model/model.h"
-#include "pipeline/sampler.h"
 #include "runtime/thread_pool.h"
 #include "test_paths.h"
 
@@ -28,6 +27,10 @@ std::vector<std::string> reference_models() {
     if (e.path().extension() == ".gguf") names.push_back(e.path().stem().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+int32_t argmax(std::span<const float> v) {
+  return (int32_t)(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -72,8 +75,13 @@ TEST_P(ReferenceParity, MatchesReferenceEngine) {
     EXPECT_GE((double)agree / T, 0.99) << agree << "/" << T << " argmax agree";
 
     const std::vector<float> first(logits.begin(), logits.begin() + V), last(logits.end() - V, logits.end());
-    EXPECT_LE(max_abs_diff(first, c["logits_first"].get<std::vector<float>>()), tolerance);
-    EXPECT_LE(max_abs_diff(last, c["logits_last"].get<std::vector<float>>()), tolerance);
+    const float d_first = max_abs_diff(first, c["logits_first"].get<std::vector<float>>());
+    const float d_last = max_abs_diff(last, c["logits_last"].get<std::vector<float>>());
+    EXPECT_LE(d_first, tolerance);
+    EXPECT_LE(d_last, tolerance);
+    std::printf("  %-20s %-6s T=%-5lld argmax %lld/%lld  max|d| first %.2e last %.2e (vs %s)\n", name.c_str(),
+                case_name.c_str(), (long long)T, (long long)agree, (long long)T, d_first, d_last,
+                ref_path.filename().c_str());
 
     if (is_f32) {
       const auto ref_greedy = c["greedy"].get<std::vector<int32_t>>();

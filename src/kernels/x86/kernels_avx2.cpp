@@ -1,4 +1,4 @@
-// AVX2 (+ FMA + F16C) kernel set: 8-lane instantiation of x86/quant_simd.h.
+// AVX2 (+ FMA + F16C) kernel set: 8-lane instantiation of x86/simd_kernels.h.
 // Compiled with AVX2 flags (see src/kernels/CMakeLists.txt); only called after a CPU check.
 #include "kernels/kernel_sets.h"
 
@@ -46,6 +46,8 @@ struct V256 {
     const I shift = _mm256_add_epi32(lane, _mm256_set1_epi32(first));
     return and_(_mm256_srlv_epi32(_mm256_set1_epi32((int)word), shift), 1);
   }
+  static F halves(float lo, float hi, int first) { return _mm256_set1_ps(first < 8 ? lo : hi); }
+  static constexpr bool kHasLut = false;  // 8-lane permutes cannot hold a 16-entry table
   static F cvt(I a) { return _mm256_cvtepi32_ps(a); }
   static F load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static F load_bf16(const uint16_t* p) {
@@ -57,7 +59,7 @@ struct V256 {
 }  // namespace
 }  // namespace kvpress::kernels
 
-#include "kernels/x86/quant_simd.h"
+#include "kernels/x86/simd_kernels.h"
 
 namespace kvpress::kernels {
 

@@ -1,9 +1,15 @@
-// AVX-512 (F + BW + VL, with FMA and F16C) kernel set: 16-lane instantiation of x86/quant_simd.h.
+// AVX-512 (F + BW + VL, with FMA and F16C) kernel set: 16-lane instantiation of x86/simd_kernels.h.
 // Compiled with AVX-512 flags (see src/kernels/CMakeLists.txt); only called after a CPU check.
 #include "kernels/kernel_sets.h"
 
 #if defined(__x86_64__)
+// GCC 12's AVX-512 headers initialise "undefined" vectors from themselves, which its own
+// -Wuninitialized then reports at every inlined use; silence that inside the header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 
 namespace kvpress::kernels {
 namespace {
@@ -26,7 +32,15 @@ struct V512 {
   static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
-  static float hsum(F v) { return _mm512_reduce_add_ps(v); }
+  static float hsum(F v) {
+    // Shuffles instead of _mm512_reduce_add_ps, which trips GCC 12's -Wmaybe-uninitialized.
+    F s = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));  // add the 256-bit halves
+    s = _mm512_add_ps(s, _mm512_shuffle_f32x4(s, s, 0xB1));    // add neighbouring 128-bit lanes
+    __m128 q = _mm512_castps512_ps128(s);
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+  }
   static float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
   static I u8(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
@@ -41,6 +55,21 @@ struct V512 {
     const I shift = _mm512_add_epi32(lane, _mm512_set1_epi32(first));
     return and_(_mm512_srlv_epi32(_mm512_set1_epi32((int)word), shift), 1);
   }
+  static F halves(float lo, float hi, int first) {
+    return first == 0 ? _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(lo), _mm512_set1_ps(hi))
+                      : _mm512_set1_ps(hi);
+  }
+  // Table decoding (see simd_decode.h): permutes on the low index bits.
+  static constexpr bool kHasLut = true;
+  static F iota() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+  static F lut16(I idx, F table) { return _mm512_permutexvar_ps(idx, table); }
+  static F lut32(I idx, F lo, F hi) { return _mm512_permutex2var_ps(lo, idx, hi); }
+  static I shr_lanes(uint32_t word, int first) {
+    const I lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    return _mm512_srlv_epi32(_mm512_set1_epi32((int)word), _mm512_add_epi32(lane, _mm512_set1_epi32(first)));
+  }
+  // 0xE4: bitwise "c ? a : b" with c = 0x0F.
+  static I merge_low_nibble(I a, I b) { return _mm512_ternarylogic_epi32(a, b, _mm512_set1_epi32(0x0F), 0xE4); }
   static F cvt(I a) { return _mm512_cvtepi32_ps(a); }
   static F load_f16(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -54,7 +83,7 @@ struct V512 {
 }  // namespace
 }  // namespace kvpress::kernels
 
-#include "kernels/x86/quant_simd.h"
+#include "kernels/x86/simd_kernels.h"
 
 namespace kvpress::kernels {
 

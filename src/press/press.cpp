@@ -1,0 +1,48 @@
+// ScorerPress: from per-entry scores to the kept entries of every KV head (spec §1.4).
+#include "press/press.h"
+
+#include <cmath>
+#include <string>
+
+#include "cache/kv_cache.h"
+#include "core/error.h"
+#include "press/score_utils.h"
+
+namespace kvpress {
+
+int64_t kept_count(int64_t n_tokens, double compression_ratio) {
+  // Python's int(S * (1 - cr)): truncation of a double product (e.g. S=10, cr=0.9 keeps 0 because
+  // 1 - 0.9 == 0.09999999999999998). Never S - S*cr and never in float.
+  return (int64_t)((double)n_tokens * (1.0 - compression_ratio));
+}
+
+void validate_compression_ratio(double ratio) {
+  if (!(ratio >= 0.0 && ratio < 1.0))
+    fail("compression ratio must be in [0, 1) (the fraction of KV pairs removed), got ", std::to_string(ratio));
+}
+
+ScorerPress::ScorerPress(double compression_ratio) : compression_ratio_(0.0) {
+  set_compression_ratio(compression_ratio);
+}
+
+void ScorerPress::set_compression_ratio(double ratio) {
+  validate_compression_ratio(ratio);
+  compression_ratio_ = ratio;
+}
+
+void ScorerPress::compress(const LayerPrefill& layer) {
+  // kvpress returns before scoring when nothing is removed, so ratio 0 costs nothing.
+  if (compression_ratio_ == 0.0) return;
+  HeadScores scores;
+  score(layer, scores);
+  const int64_t n_heads_kv = layer.cache.n_heads_kv();
+  KV_CHECK(scores.n_heads_kv == n_heads_kv);
+  for (int64_t h = 0; h < n_heads_kv; ++h) KV_CHECK(layer.cache.length(layer.layer, h) == scores.n_tokens);
+  const int64_t n_kept = kept_count(scores.n_tokens, compression_ratio_);
+  for (int64_t h = 0; h < n_heads_kv; ++h) {
+    const std::vector<int64_t> kept = top_indices(scores.head(h), scores.n_tokens, n_kept);
+    layer.cache.keep(layer.layer, h, kept);
+  }
+}
+
+}  // namespace kvpress

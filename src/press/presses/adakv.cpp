@@ -1,0 +1,81 @@
+// AdaKVPress (Feng et al. 2024, "Ada-KV: Optimizing KV Cache Eviction by Adaptive Budget Allocation"):
+// the inner scorer's scores compete across all KV heads of a layer, so important heads keep more
+// entries; every head keeps at least n_safe = int(n_kept * alpha_safeguard) (spec §2.4).
+// kvpress only masks the dropped entries (no memory gain); we compact every head for real, so heads
+// end with different lengths and the layer holds exactly n_heads_kv * n_kept entries.
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+#include "cache/kv_cache.h"
+#include "core/error.h"
+#include "press/press_args.h"
+#include "press/score_utils.h"
+
+namespace kvpress {
+
+class AdaKvPress final : public Press {
+ public:
+  AdaKvPress(std::unique_ptr<ScorerPress> scorer, double alpha_safeguard)
+      : scorer_(std::move(scorer)), alpha_safeguard_(alpha_safeguard) {}
+
+  std::string name() const override {
+    return "adakv(" + scorer_->name() + "):alpha_safeguard=" + format_number(alpha_safeguard_);
+  }
+  double compression_ratio() const override { return scorer_->compression_ratio(); }
+  void set_compression_ratio(double ratio) override { scorer_->set_compression_ratio(ratio); }
+  void reset() override { scorer_->reset(); }
+
+  void compress(const LayerPrefill& layer) override {
+    if (compression_ratio() == 0.0) return;
+    HeadScores scores;
+    scorer_->score(layer, scores);
+    const int64_t Hkv = scores.n_heads_kv, S = scores.n_tokens;
+    KV_CHECK(Hkv == layer.cache.n_heads_kv());
+    const int64_t n_kept = kept_count(S, compression_ratio());
+    const int64_t n_safe = (int64_t)((double)n_kept * alpha_safeguard_);
+    // Safeguard: each head's n_safe best entries get the largest finite score.
+    for (int64_t h = 0; h < Hkv; ++h)
+      for (int64_t j : top_indices(scores.head(h), S, n_safe)) scores.head(h)[j] = std::numeric_limits<float>::max();
+
+    // Keep the Hkv * n_kept best (head, position) pairs of the layer (kvpress drops the
+    // Hkv * (S - n_kept) worst). Ties: lower position first, then lower head.
+    std::vector<int64_t> flat((size_t)(Hkv * S));
+    std::iota(flat.begin(), flat.end(), 0);
+    const int64_t n_total = Hkv * n_kept;
+    auto higher = [&](int64_t x, int64_t y) {
+      const float sx = scores.values[x], sy = scores.values[y];
+      const int64_t px = x % S, py = y % S;
+      const int64_t rank_x = px * Hkv + x / S, rank_y = py * Hkv + y / S;  // position-major tie order
+      return ranks_higher(sx, rank_x, sy, rank_y);
+    };
+    if (n_total < (int64_t)flat.size()) std::nth_element(flat.begin(), flat.begin() + n_total, flat.end(), higher);
+    flat.resize((size_t)n_total);
+    std::sort(flat.begin(), flat.end());  // head-major, ascending positions within a head
+    size_t at = 0;
+    for (int64_t h = 0; h < Hkv; ++h) {
+      std::vector<int64_t> kept;
+      while (at < flat.size() && flat[at] / S == h) kept.push_back(flat[at++] % S);
+      layer.cache.keep(layer.layer, h, kept);
+    }
+  }
+
+ private:
+  std::unique_ptr<ScorerPress> scorer_;
+  double alpha_safeguard_;
+};
+
+template <>
+std::unique_ptr<Press> create_press<AdaKvPress>(PressArgs& args) {
+  const double alpha = args.real("alpha_safeguard", 0.20, 0.0, 1.0);
+  auto inner = args.take_inner(1, 1);
+  if (args.describing()) return nullptr;
+  auto* scorer = dynamic_cast<ScorerPress*>(inner.front().get());
+  if (!scorer)
+    fail("press 'adakv' needs a scorer press inside (e.g. adakv(snapkv)); '", inner.front()->name(),
+         "' is not one");
+  inner.front().release();
+  return std::make_unique<AdaKvPress>(std::unique_ptr<ScorerPress>(scorer), alpha);
+}
+
+}  // namespace kvpress

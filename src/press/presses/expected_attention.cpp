@@ -1,0 +1,177 @@
+// ExpectedAttentionPress (Devoto et al. 2025, "Expected Attention: KV Cache Compression by Estimating
+// Attention from Future Queries Distribution", kvpress's flagship): model future queries as a
+// Gaussian from the context's pre-RoPE query statistics, rotated by the RoPE averaged over the next
+// n_future_positions positions, and score each key by the attention it would receive (spec §2.3):
+//   z = <mu', k>/sqrt(d) + k^T Sigma' k / (2d),  a = softmax(z),  score = (mean_group(a) + eps) * ||v||.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "cache/kv_cache.h"
+#include "core/error.h"
+#include "kernels/kernels.h"
+#include "press/press_args.h"
+#include "press/score_utils.h"
+
+namespace kvpress {
+namespace {
+
+// The mean rotation R = mean_p R_p over future positions, one 2x2 block [[c, -s], [s, c]] per RoPE
+// pair. kvpress writes R_p = diag(cos) + diag(sin) P in the half-split layout; acting on the pair
+// (a, b) = (pair_first(i), pair_second(i)) it is the same block, so only the pair indices change.
+struct MeanRotation {
+  std::vector<double> c, s;  // [head_dim / 2]
+  std::vector<int64_t> a, b;
+
+  MeanRotation(const Rope& rope, int64_t first_position, int64_t n_positions) {
+    const int64_t half = rope.head_dim() / 2;
+    c.assign((size_t)half, 0.0);
+    s.assign((size_t)half, 0.0);
+    for (int64_t i = 0; i < half; ++i) {
+      a.push_back(rope.pair_first(i));
+      b.push_back(rope.pair_second(i));
+      for (int64_t p = first_position; p < first_position + n_positions; ++p) {
+        const double theta = (double)p * rope.inv_freq()[i];
+        c[i] += std::cos(theta);
+        s[i] += std::sin(theta);
+      }
+      c[i] /= (double)n_positions;
+      s[i] /= (double)n_positions;
+    }
+  }
+
+  // x <- R x for a vector of head_dim values with the given stride between elements.
+  void apply(double* x, int64_t stride) const {
+    for (size_t i = 0; i < c.size(); ++i) {
+      const double x0 = x[a[i] * stride], x1 = x[b[i] * stride];
+      x[a[i] * stride] = c[i] * x0 - s[i] * x1;
+      x[b[i] * stride] = s[i] * x0 + c[i] * x1;
+    }
+  }
+};
+
+kernels::MatrixView f32_matrix(const float* data, int64_t n_rows, int64_t n_cols) {
+  kernels::MatrixView m;
+  m.type = GgmlType::F32;
+  m.data = reinterpret_cast<const uint8_t*>(data);
+  m.n_rows = n_rows;
+  m.n_cols = n_cols;
+  m.row_bytes = n_cols * (int64_t)sizeof(float);
+  return m;
+}
+
+}  // namespace
+
+class ExpectedAttentionPress final : public ScorerPress {
+ public:
+  struct Options {
+    int64_t n_future_positions = 512;
+    int64_t n_sink = 4;
+    bool use_covariance = true;
+    bool use_vnorm = true;
+    double epsilon = 0.0;
+  };
+  explicit ExpectedAttentionPress(const Options& o) : ScorerPress(0.0), o_(o) {}
+
+  std::string name() const override {
+    return "expected_attention_press:n_future_positions=" + std::to_string(o_.n_future_positions) +
+           ",n_sink=" + std::to_string(o_.n_sink) + ",use_covariance=" + (o_.use_covariance ? "true" : "false") +
+           ",use_vnorm=" + (o_.use_vnorm ? "true" : "false") + ",epsilon=" + format_number(o_.epsilon);
+  }
+
+  void score(const LayerPrefill& layer, HeadScores& scores) override {
+    const auto& c = layer.model.config();
+    const int64_t H = c.n_heads, Hkv = c.n_heads_kv, d = c.head_dim, G = c.group_size(), D = c.n_embd;
+    const int64_t T = layer.n_tokens, n_sink = o_.n_sink;
+    const int64_t S = uniform_head_length(layer.cache, layer.layer, "expected_attention_press");
+    if (S <= n_sink || T <= n_sink)
+      fail("press 'expected_attention_press' needs more context tokens than n_sink=", n_sink, " (layer ",
+           layer.layer, " has ", T, " tokens, ", S, " cache entries)");
+    const int64_t N = T - n_sink, n = S - n_sink;
+
+    // Pre-RoPE queries of the non-sink tokens (bias and q_norm applied), [N, H*d].
+    std::vector<float> q((size_t)(N * H * d));
+    layer.model.project_queries(layer.layer, layer.hidden_normed + n_sink * D, N, q.data(), layer.pool);
+    // kvpress averages the rotation over positions q_len .. q_len + n_future - 1.
+    const MeanRotation rot(layer.model.rope(), T, o_.n_future_positions);
+
+    std::vector<float> attn((size_t)(H * n));  // softmax over the non-sink keys, per query head
+    std::vector<double> mu((size_t)d), sigma((size_t)(d * d)), z((size_t)n);
+    std::vector<float> centered, sigma_f((size_t)(d * d)), key_sigma, cov_f((size_t)(d * d));
+    const float inv_sqrt_d = 1.0f / std::sqrt((float)d);
+    for (int64_t h = 0; h < H; ++h) {
+      // Mean (and biased covariance) of this head's queries.
+      std::fill(mu.begin(), mu.end(), 0.0);
+      for (int64_t t = 0; t < N; ++t)
+        for (int64_t i = 0; i < d; ++i) mu[i] += q[(t * H + h) * d + i];
+      for (auto& m : mu) m /= (double)N;
+      if (o_.use_covariance) {
+        // Sigma = Xc^T Xc / N with Xc the centred queries; as a matmul of Xc^T [d, N] with itself.
+        centered.resize((size_t)(d * N));
+        for (int64_t t = 0; t < N; ++t)
+          for (int64_t i = 0; i < d; ++i) centered[i * N + t] = (float)(q[(t * H + h) * d + i] - mu[i]);
+        kernels::matmul(f32_matrix(centered.data(), d, N), centered.data(), d, N, cov_f.data(), d, layer.pool);
+        for (int64_t i = 0; i < d * d; ++i) sigma[i] = (double)cov_f[i] / (double)N;
+        // Sigma' = R Sigma R^T: rotate every column, then every row.
+        for (int64_t col = 0; col < d; ++col) rot.apply(&sigma[col], d);
+        for (int64_t row = 0; row < d; ++row) rot.apply(&sigma[row * d], 1);
+        for (int64_t i = 0; i < d * d; ++i) sigma_f[i] = (float)sigma[i];
+      }
+      rot.apply(mu.data(), 1);  // mu' = R mu
+
+      // Logits of the non-sink keys of this head's KV head.
+      const float* keys = layer.cache.keys(layer.layer, h / G) + n_sink * d;
+      if (o_.use_covariance) {
+        key_sigma.resize((size_t)(n * d));  // [n, d]: Sigma' k_j
+        kernels::matmul(f32_matrix(sigma_f.data(), d, d), keys, n, d, key_sigma.data(), d, layer.pool);
+      }
+      double max_z = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < n; ++j) {
+        const float* k = keys + j * d;
+        double lin = 0, quad = 0;
+        for (int64_t i = 0; i < d; ++i) lin += mu[i] * k[i];
+        if (o_.use_covariance)
+          for (int64_t i = 0; i < d; ++i) quad += (double)k[i] * key_sigma[j * d + i];
+        const double v = lin * inv_sqrt_d + quad / (2.0 * (double)d);
+        z[j] = v;
+        max_z = std::max(max_z, v);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < n; ++j) sum += std::exp(z[j] - max_z);
+      for (int64_t j = 0; j < n; ++j) attn[h * n + j] = (float)(std::exp(z[j] - max_z) / sum);
+    }
+
+    std::vector<float> s = group_mean(attn, H, Hkv, n);  // [Hkv, n]
+    if (o_.use_vnorm) {
+      for (int64_t g = 0; g < Hkv; ++g) {
+        const float* values = layer.cache.values(layer.layer, g) + n_sink * d;
+        for (int64_t j = 0; j < n; ++j) {
+          double norm = 0;
+          for (int64_t i = 0; i < d; ++i) norm += (double)values[j * d + i] * values[j * d + i];
+          s[g * n + j] = (float)(((double)s[g * n + j] + o_.epsilon) * std::sqrt(norm));
+        }
+      }
+    }
+    const float protect = protection_score(s);  // sinks always kept
+    scores.resize(Hkv, S);
+    for (int64_t g = 0; g < Hkv; ++g)
+      for (int64_t j = 0; j < S; ++j) scores.head(g)[j] = j < n_sink ? protect : s[g * n + j - n_sink];
+  }
+
+ private:
+  Options o_;
+};
+
+template <>
+std::unique_ptr<Press> create_press<ExpectedAttentionPress>(PressArgs& args) {
+  ExpectedAttentionPress::Options o;
+  o.n_future_positions = args.integer("n_future_positions", o.n_future_positions, 1, 1 << 24);
+  o.n_sink = args.integer("n_sink", o.n_sink, 0, 1 << 30);
+  o.use_covariance = args.boolean("use_covariance", o.use_covariance);
+  o.use_vnorm = args.boolean("use_vnorm", o.use_vnorm);
+  o.epsilon = args.real("epsilon", o.epsilon, 0.0, 1e6);
+  if (args.describing()) return nullptr;
+  return std::make_unique<ExpectedAttentionPress>(o);
+}
+
+}  // namespace kvpress
