@@ -110,7 +110,7 @@ std::vector<std::string> WordLists::distinct_words(SampleRng& rng, Split split, 
   if (out.size() < n) {
     // More words than the list holds (very long CWE prompts): RULER falls back to a bigger English
     // list; we extend with distinct pairs, which can never equal a single word.
-    if (list.size() * list.size() < n) fail("cannot draw ", n, " distinct words from ", list.size(), " words");
+    if (list.size() + list.size() * list.size() < n) fail("cannot draw ", n, " distinct words from ", list.size(), " words");
     std::unordered_set<std::string> seen;
     while (out.size() < n) {
       std::string pair = random_key(rng, split);

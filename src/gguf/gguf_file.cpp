@@ -7,14 +7,19 @@
 #include <new>
 
 #include "core/error.h"
+#include "gguf/gguf_detail.h"
 #include "gguf/mapped_file.h"
 
 namespace kvpress::gguf {
 namespace {
 
+using detail::is_signed_type;
+using detail::shown;
+using detail::type_text;
+
 constexpr uint32_t kMaxDims = 4;             // GGML tensors have at most 4 dimensions
 constexpr int kMaxArrayDepth = 4;            // array of array of ... : deeper nesting is rejected
-constexpr uint64_t kMaxAlignment = 1u << 30; // larger alignments only waste space; none is legitimate
+constexpr uint64_t kMaxAlignment = 1u << 30; // no real file aligns beyond pages; bounds the padding
 constexpr size_t kCopyAlignment = 4096;      // parse() copies to a page-aligned buffer like a mapping
 // Smallest encodings: a metadata entry is key length (8) + value type (4) + a 1-byte value;
 // a tensor info is name length (8) + n_dims (4) + one dim (8) + type (4) + offset (8).
@@ -22,20 +27,6 @@ constexpr uint64_t kMinKvBytes = 13;
 constexpr uint64_t kMinTensorInfoBytes = 32;
 
 bool valid_type_id(uint32_t id) { return id <= static_cast<uint32_t>(ValueType::FLOAT64); }
-
-bool is_integer_type(ValueType t) {
-  switch (t) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::UINT16: case ValueType::INT16:
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::UINT64: case ValueType::INT64:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_signed_type(ValueType t) {
-  return t == ValueType::INT8 || t == ValueType::INT16 || t == ValueType::INT32 || t == ValueType::INT64;
-}
 
 // Bytes the smallest value of a type occupies in the file (strings and arrays: their empty form).
 uint64_t min_value_bytes(ValueType t) {
@@ -48,11 +39,6 @@ uint64_t min_value_bytes(ValueType t) {
     case ValueType::ARRAY: return 12;
   }
   return 1;
-}
-
-std::string type_text(const Value& v) {
-  if (v.type != ValueType::ARRAY) return value_type_name(v.type);
-  return std::string("array of ") + value_type_name(v.array_type);
 }
 
 // Sequential little-endian reader over the file bytes. Every read is bounds-checked; `context_`
@@ -157,7 +143,8 @@ Value read_value(Cursor& c, ValueType t, int depth) {
   const uint64_t max_count = c.remaining() / min_value_bytes(v.array_type);
   if (v.array_size > max_count)
     c.error(c.context(), " is an array of ", v.array_size, " ", value_type_name(v.array_type),
-            " elements: too large, the remaining ", c.remaining(), " bytes could hold at most ", max_count);
+            " elements: too large, the remaining ", c.remaining(), " bytes could hold at most ", max_count,
+            " (truncated or corrupt file)");
   const auto n = static_cast<size_t>(v.array_size);
   const ValueType et = v.array_type;
   if (et == ValueType::STRING) {
@@ -184,27 +171,6 @@ Value read_value(Cursor& c, ValueType t, int depth) {
 }
 
 }  // namespace
-
-const char* value_type_name(ValueType t) {
-  switch (t) {
-    case ValueType::UINT8: return "uint8";
-    case ValueType::INT8: return "int8";
-    case ValueType::UINT16: return "uint16";
-    case ValueType::INT16: return "int16";
-    case ValueType::UINT32: return "uint32";
-    case ValueType::INT32: return "int32";
-    case ValueType::FLOAT32: return "float32";
-    case ValueType::BOOL: return "bool";
-    case ValueType::STRING: return "string";
-    case ValueType::ARRAY: return "array";
-    case ValueType::UINT64: return "uint64";
-    case ValueType::INT64: return "int64";
-    case ValueType::FLOAT64: return "float64";
-  }
-  return "invalid";
-}
-
-bool Value::is_integer() const { return is_integer_type(type); }
 
 int64_t TensorInfo::rows() const {
   int64_t r = 1;
@@ -260,19 +226,8 @@ void GgufFile::parse_all() {
   static constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
   const size_t n_magic = static_cast<size_t>(std::min<uint64_t>(size_, 4));
   if (std::memcmp(base_, kMagic, n_magic) != 0) {
-    std::string shown;
-    for (size_t k = 0; k < n_magic; ++k) {
-      const unsigned char ch = base_[k];
-      if (ch >= 0x20 && ch < 0x7f) {
-        shown += static_cast<char>(ch);
-      } else {
-        static constexpr char kHex[] = "0123456789abcdef";
-        shown += "\\x";
-        shown += kHex[ch >> 4];
-        shown += kHex[ch & 15];
-      }
-    }
-    fail_here("bad magic '" + shown + "', expected 'GGUF' (not a GGUF file)");
+    fail_here("bad magic " + shown({reinterpret_cast<const char*>(base_), n_magic}) +
+              ", expected 'GGUF' (not a GGUF file)");
   }
   c.read<uint32_t>("magic");
   version_ = c.read<uint32_t>("version");
@@ -289,20 +244,20 @@ void GgufFile::parse_all() {
   if (n_kv > c.remaining() / kMinKvBytes)
     fail_here("metadata count " + std::to_string(n_kv) + " is too large: the remaining " +
               std::to_string(c.remaining()) + " bytes could hold at most " +
-              std::to_string(c.remaining() / kMinKvBytes) + " entries");
+              std::to_string(c.remaining() / kMinKvBytes) + " entries (truncated or corrupt file)");
   const uint64_t left_for_tensors = c.remaining() - n_kv * kMinKvBytes;
   if (n_tensors > left_for_tensors / kMinTensorInfoBytes)
     fail_here("tensor count " + std::to_string(n_tensors) + " is too large: the remaining " +
               std::to_string(c.remaining()) + " bytes could hold at most " +
-              std::to_string(left_for_tensors / kMinTensorInfoBytes) + " tensor infos");
+              std::to_string(left_for_tensors / kMinTensorInfoBytes) + " tensor infos (truncated or corrupt file)");
 
   // Metadata.
   for (uint64_t k = 0; k < n_kv; ++k) {
     c.set_context("metadata entry #" + std::to_string(k));
     std::string key = c.read_string("key");
     if (key.empty()) fail_here("metadata entry #" + std::to_string(k) + " has an empty key");
-    c.set_context("metadata key '" + key + "'");
-    if (metadata_.count(key)) fail_here("duplicate metadata key '" + key + "'");
+    c.set_context("metadata key " + shown(key));
+    if (metadata_.count(key)) fail_here("duplicate metadata key " + shown(key));
     const ValueType type = read_type_id(c, "value type");
     metadata_.emplace(std::move(key), read_value(c, type, 1));
   }
@@ -325,7 +280,7 @@ void GgufFile::parse_all() {
     TensorInfo t;
     t.name = c.read_string("tensor name");
     if (t.name.empty()) fail_here("tensor info #" + std::to_string(k) + " has an empty name");
-    c.set_context("tensor '" + t.name + "'");
+    c.set_context("tensor " + shown(t.name));
     const std::string& q = c.context();
     const uint32_t n_dims = c.read<uint32_t>("dimension count");
     if (n_dims == 0 || n_dims > kMaxDims)
@@ -357,7 +312,7 @@ void GgufFile::parse_all() {
     if (t.offset % alignment_ != 0)
       fail_here(q + " data offset " + std::to_string(t.offset) + " is not aligned to " + std::to_string(alignment_) +
                 " bytes");
-    if (!tensor_index_.emplace(t.name, tensors_.size()).second) fail_here("duplicate tensor name '" + t.name + "'");
+    if (!tensor_index_.emplace(t.name, tensors_.size()).second) fail_here("duplicate tensor name " + shown(t.name));
     tensors_.push_back(std::move(t));
   }
 
@@ -367,7 +322,7 @@ void GgufFile::parse_all() {
   const uint64_t data_bytes = data_start <= size_ ? size_ - data_start : 0;
   for (auto& t : tensors_) {
     if (data_start > size_ || t.offset > data_bytes || t.n_bytes > data_bytes - t.offset)
-      fail_here("tensor '" + t.name + "' data (" + std::to_string(t.n_bytes) + " bytes at data offset " +
+      fail_here("tensor " + shown(t.name) + " data (" + std::to_string(t.n_bytes) + " bytes at data offset " +
                 std::to_string(t.offset) + ") lies outside the file: the data section holds " +
                 std::to_string(data_bytes) + " bytes from offset " + std::to_string(data_start));
     t.offset += data_start;
@@ -382,7 +337,7 @@ void GgufFile::parse_all() {
     const TensorInfo& a = *by_offset[k - 1];
     const TensorInfo& b = *by_offset[k];
     if (b.offset < a.offset + a.n_bytes)
-      fail_here("tensors '" + a.name + "' and '" + b.name + "' overlap (data at offsets " +
+      fail_here("tensors " + shown(a.name) + " and " + shown(b.name) + " overlap (data at offsets " +
                 std::to_string(a.offset) + "+" + std::to_string(a.n_bytes) + " and " + std::to_string(b.offset) + ")");
   }
 }
@@ -395,100 +350,6 @@ const Value* GgufFile::find(const std::string& key) const {
 const TensorInfo* GgufFile::find_tensor(const std::string& name) const {
   const auto it = tensor_index_.find(name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
-}
-
-// Typed getters: a missing key and a key of the wrong type are both input errors naming the key.
-namespace {
-
-const Value& require_key(const GgufFile& f, const std::string& key) {
-  const Value* v = f.find(key);
-  if (!v) fail(f.path(), ": missing required metadata key '", key, "'");
-  return *v;
-}
-
-[[noreturn]] void type_mismatch(const GgufFile& f, const std::string& key, const Value& v, const char* expected) {
-  fail(f.path(), ": metadata key '", key, "' has type ", type_text(v), ", expected ", expected);
-}
-
-uint64_t as_uint(const GgufFile& f, const std::string& key, const Value& v) {
-  if (!v.is_integer()) type_mismatch(f, key, v, "an unsigned integer");
-  if (is_signed_type(v.type) && v.i < 0)
-    fail(f.path(), ": metadata key '", key, "' is negative (", v.i, "), expected a non-negative integer");
-  return v.u;
-}
-
-double as_float(const GgufFile& f, const std::string& key, const Value& v) {
-  if (v.is_float()) return v.f;
-  if (!v.is_integer()) type_mismatch(f, key, v, "a number");
-  return is_signed_type(v.type) ? static_cast<double>(v.i) : static_cast<double>(v.u);
-}
-
-const std::string& as_string(const GgufFile& f, const std::string& key, const Value& v) {
-  if (v.type != ValueType::STRING) type_mismatch(f, key, v, "string");
-  return v.str;
-}
-
-bool as_bool(const GgufFile& f, const std::string& key, const Value& v) {
-  if (v.type != ValueType::BOOL) type_mismatch(f, key, v, "bool");
-  return v.u != 0;
-}
-
-}  // namespace
-
-std::string GgufFile::get_string(const std::string& key) const { return as_string(*this, key, require_key(*this, key)); }
-
-uint64_t GgufFile::get_uint(const std::string& key) const { return as_uint(*this, key, require_key(*this, key)); }
-
-int64_t GgufFile::get_int(const std::string& key) const {
-  const Value& v = require_key(*this, key);
-  if (!v.is_integer()) type_mismatch(*this, key, v, "an integer");
-  if (v.type == ValueType::UINT64 && v.u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-    fail_here("metadata key '" + key + "' value " + std::to_string(v.u) + " does not fit a signed 64-bit integer");
-  return v.i;
-}
-
-double GgufFile::get_float(const std::string& key) const { return as_float(*this, key, require_key(*this, key)); }
-
-bool GgufFile::get_bool(const std::string& key) const { return as_bool(*this, key, require_key(*this, key)); }
-
-const std::vector<std::string>& GgufFile::get_string_array(const std::string& key) const {
-  const Value& v = require_key(*this, key);
-  if (v.type != ValueType::ARRAY || v.array_type != ValueType::STRING) type_mismatch(*this, key, v, "array of string");
-  return v.strings;
-}
-
-const std::vector<int64_t>& GgufFile::get_int_array(const std::string& key) const {
-  const Value& v = require_key(*this, key);
-  if (v.type != ValueType::ARRAY || !(is_integer_type(v.array_type) || v.array_type == ValueType::BOOL))
-    type_mismatch(*this, key, v, "array of integers");
-  return v.ints;
-}
-
-const std::vector<double>& GgufFile::get_float_array(const std::string& key) const {
-  const Value& v = require_key(*this, key);
-  if (v.type != ValueType::ARRAY || !(v.array_type == ValueType::FLOAT32 || v.array_type == ValueType::FLOAT64))
-    type_mismatch(*this, key, v, "array of floats");
-  return v.floats;
-}
-
-std::string GgufFile::get_string_or(const std::string& key, const std::string& fallback) const {
-  const Value* v = find(key);
-  return v ? as_string(*this, key, *v) : fallback;
-}
-
-uint64_t GgufFile::get_uint_or(const std::string& key, uint64_t fallback) const {
-  const Value* v = find(key);
-  return v ? as_uint(*this, key, *v) : fallback;
-}
-
-double GgufFile::get_float_or(const std::string& key, double fallback) const {
-  const Value* v = find(key);
-  return v ? as_float(*this, key, *v) : fallback;
-}
-
-bool GgufFile::get_bool_or(const std::string& key, bool fallback) const {
-  const Value* v = find(key);
-  return v ? as_bool(*this, key, *v) : fallback;
 }
 
 }  // namespace kvpress::gguf

@@ -86,7 +86,7 @@ void PressArgs::check_complete() const {
     if (known) continue;
     if (known_.empty()) fail("press '", press_name_, "' takes no parameters (got '", key, "')");
     std::string names;
-    for (const auto& kv : known_) names += (names.empty() ? "" : ", ") + kv.first;
+    for (const auto& kv : known_) names.append(names.empty() ? "" : ", ").append(kv.first);
     fail("press '", press_name_, "' has no parameter '", key, "' (parameters: ", names, ")");
   }
   if (!takes_inner_ && !inner_.empty())
@@ -95,7 +95,7 @@ void PressArgs::check_complete() const {
 
 std::string PressArgs::parameter_summary() const {
   std::string s;
-  for (const auto& [key, def] : known_) s += (s.empty() ? "" : ", ") + key + "=" + def;
+  for (const auto& [key, def] : known_) s.append(s.empty() ? "" : ", ").append(key).append("=").append(def);
   return s;
 }
 

@@ -64,7 +64,7 @@ const Alias* find_alias(const std::string& name) {
 
 std::string all_names() {
   std::string s;
-  for (const auto& e : entries()) s += (s.empty() ? "" : ", ") + std::string(e.name);
+  for (const auto& e : entries()) s.append(s.empty() ? "" : ", ").append(e.name);
   for (const auto& a : aliases()) s += ", " + std::string(a.name);
   return s;
 }

@@ -115,11 +115,11 @@ std::string to_string(const PressSpec& spec) {
   std::string s = spec.name;
   if (!spec.inner.empty()) {
     s += "(";
-    for (size_t i = 0; i < spec.inner.size(); ++i) s += (i ? "," : "") + to_string(spec.inner[i]);
+    for (size_t i = 0; i < spec.inner.size(); ++i) s.append(i ? "," : "").append(to_string(spec.inner[i]));
     s += ")";
   }
   for (size_t i = 0; i < spec.params.size(); ++i)
-    s += (i ? "," : ":") + spec.params[i].first + "=" + spec.params[i].second;
+    s.append(i ? "," : ":").append(spec.params[i].first).append("=").append(spec.params[i].second);
   return s;
 }
 

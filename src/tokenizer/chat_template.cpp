@@ -194,7 +194,7 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
         if (user_turn) {
           out += bos_text_ + "[INST] " + trim(content) + " [/INST]";
         } else if (messages[i].role == "assistant") {
-          out += " " + trim(content) + " " + eos_text_;
+          out.append(" ").append(trim(content)).append(" ").append(eos_text_);
         } else {
           bad_roles("llama2");
         }

@@ -9,7 +9,8 @@
 
 namespace kvpress::tok {
 
-SpmModel::SpmModel(const Vocab& vocab, const TokenLookup& lookup) : vocab_(vocab), lookup_(lookup) {
+SpmModel::SpmModel(const Vocab& vocab, const TokenLookup& lookup, const std::vector<TokenType>& types)
+    : vocab_(vocab), lookup_(lookup), types_(types) {
   static const char* kHex = "0123456789ABCDEF";
   for (int b = 0; b < 256; ++b) {
     const char name[7] = {'<', '0', 'x', kHex[b >> 4], kHex[b & 15], '>', 0};
@@ -23,8 +24,8 @@ SpmModel::SpmModel(const Vocab& vocab, const TokenLookup& lookup) : vocab_(vocab
 // produced from text by the merge step (user-defined ones are split off earlier as whole matches).
 int32_t SpmModel::mergeable_id(std::string_view piece) const {
   const int32_t id = find_id(lookup_, piece);
-  if (id < 0 || vocab_.types.empty()) return id;
-  const TokenType t = vocab_.types[(size_t)id];
+  if (id < 0) return id;
+  const TokenType t = types_[(size_t)id];
   return t == TokenType::Normal || t == TokenType::UserDefined || t == TokenType::Undefined ? id : -1;
 }
 

@@ -9,14 +9,15 @@
 
 namespace kvpress {
 struct Vocab;
+enum class TokenType : int32_t;
 }
 
 namespace kvpress::tok {
 
 class SpmModel {
  public:
-  // `vocab` and `lookup` must outlive the model.
-  SpmModel(const Vocab& vocab, const TokenLookup& lookup);
+  // `vocab`, `lookup` and `types` (the effective type of each id) must outlive the model.
+  SpmModel(const Vocab& vocab, const TokenLookup& lookup, const std::vector<TokenType>& types);
 
   // Appends the ids of `text`, which is already normalised (spaces replaced by U+2581, prefix added).
   // Characters that no token covers fall back to <0xXX> byte tokens, then to a one-byte token, then
@@ -29,6 +30,7 @@ class SpmModel {
 
   const Vocab& vocab_;
   const TokenLookup& lookup_;
+  const std::vector<TokenType>& types_;
   int32_t byte_ids_[256];  // <0xXX> token of each byte, else the one-byte token, else -1
 };
 

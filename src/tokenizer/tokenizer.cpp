@@ -37,7 +37,9 @@ struct Tokenizer::Impl {
   std::unique_ptr<tok::BpeModel> bpe_model;
   std::unique_ptr<tok::PreTokenizer> pre;
 
-  TokenType type(int32_t id) const { return vocab.types.empty() ? TokenType::Normal : vocab.types[(size_t)id]; }
+  std::vector<TokenType> types;      // effective type per id (see the constructor)
+
+  TokenType type(int32_t id) const { return types[(size_t)id]; }
   std::vector<Fragment> partition(std::string_view text, bool parse_special) const;
   void encode_raw(std::string_view text, bool after_special, std::vector<int32_t>& out) const;
   void check_id(int32_t id) const {
@@ -67,6 +69,20 @@ Tokenizer::Tokenizer(Vocab vocab) : impl_(std::make_unique<Impl>()) {
   m.lookup.reserve(n);
   for (size_t i = 0; i < n; ++i) m.lookup[v.tokens[i]] = (int32_t)i;
 
+  // End-of-turn tokens count as control tokens even where the GGUF marks them otherwise (Phi-3 has
+  // "</s>" as user-defined): as in llama.cpp they are then only parsed with parse_special and are
+  // dropped by decode's skip_special.
+  m.types = v.types.empty() ? std::vector<TokenType>(n, TokenType::Normal) : v.types;
+  m.eog.assign(n, 0);
+  for (const int32_t id : {v.eos_id, v.eot_id, v.eom_id})
+    if (id >= 0) m.eog[(size_t)id] = 1;
+  for (const char* text : kEndOfTurnTexts) {
+    if (const int32_t id = tok::find_id(m.lookup, text); id >= 0) {
+      m.eog[(size_t)id] = 1;
+      m.types[(size_t)id] = TokenType::Control;
+    }
+  }
+
   for (int32_t id = 0; id < (int32_t)n; ++id) {
     const TokenType t = m.type(id);
     if ((t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown) &&
@@ -77,14 +93,8 @@ Tokenizer::Tokenizer(Vocab vocab) : impl_(std::make_unique<Impl>()) {
     return v.tokens[(size_t)a].size() > v.tokens[(size_t)b].size();
   });
 
-  m.eog.assign(n, 0);
-  for (const int32_t id : {v.eos_id, v.eot_id, v.eom_id})
-    if (id >= 0) m.eog[(size_t)id] = 1;
-  for (const char* text : kEndOfTurnTexts)
-    if (const int32_t id = tok::find_id(m.lookup, text); id >= 0) m.eog[(size_t)id] = 1;
-
   if (m.spm) {
-    m.spm_model = std::make_unique<tok::SpmModel>(m.vocab, m.lookup);
+    m.spm_model = std::make_unique<tok::SpmModel>(m.vocab, m.lookup, m.types);
   } else {
     m.pre = std::make_unique<tok::PreTokenizer>(v.pre);
     m.bpe_model = std::make_unique<tok::BpeModel>(m.vocab, m.lookup, m.pre->ignore_merges());

@@ -69,7 +69,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     volatile uint64_t sink = touch_metadata(f) + touch_tensors(f);
     (void)sink;
   } catch (const kvpress::Error& e) {
-    require(e.what()[0] != '\0');
+    // One non-empty line naming the input.
+    const std::string message = e.what();
+    require(message.rfind("fuzz-input: ", 0) == 0 && message.size() > 12);
+    require(message.find('\n') == std::string::npos);
   }
   return 0;
 }

@@ -13,7 +13,7 @@ class ComposedPress final : public Press {
 
   std::string name() const override {
     std::string s = "composed(";
-    for (size_t i = 0; i < presses_.size(); ++i) s += (i ? "," : "") + presses_[i]->name();
+    for (size_t i = 0; i < presses_.size(); ++i) s.append(i ? "," : "").append(presses_[i]->name());
     return s + ")";
   }
   // kvpress reports the product of the members' ratios (not the removed fraction, which is

@@ -1,0 +1,85 @@
+// Compressed prefill once, many questions on the same cache.
+#include "pipeline/context_session.h"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+#include "model/model.h"
+#include "press/press.h"
+
+namespace kvpress {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+void log_softmax(float* row, int64_t n) {
+  float max_v = row[0];
+  for (int64_t i = 1; i < n; ++i) max_v = std::max(max_v, row[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp((double)row[i] - max_v);
+  const float log_z = max_v + (float)std::log(sum);
+  for (int64_t i = 0; i < n; ++i) row[i] -= log_z;
+}
+
+}  // namespace
+
+ContextSession::ContextSession(const Model& model, ThreadPool& pool)
+    : model_(model), pool_(pool), cache_(model.make_cache()) {}
+
+void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press) {
+  if (n_context_ != 0) fail("ContextSession::prefill called twice");
+  if (context_ids.empty()) fail("the context is empty");
+  n_context_ = (int64_t)context_ids.size();
+  std::vector<int32_t> positions(context_ids.size());
+  std::iota(positions.begin(), positions.end(), 0);
+  double compress_ms = 0;
+  LayerObserver observer = [&](const LayerPrefill& layer) {
+    const auto t0 = Clock::now();
+    press->compress(layer);
+    compress_ms += ms_since(t0);
+  };
+  ForwardOptions fwd;
+  fwd.logits = LogitsMode::None;
+  if (press) {
+    press->reset();
+    fwd.observer = &observer;
+  }
+  const auto t0 = Clock::now();
+  model_.forward(context_ids, positions, cache_, pool_, fwd);
+  prefill_ms_ = ms_since(t0) - compress_ms;
+  compression_ms_ = compress_ms;
+  question_start_ = (press && press->rerotates_keys()) ? (int32_t)cache_.length(0, 0) : (int32_t)n_context_;
+  snapshot_ = cache_.lengths();
+}
+
+GenerateResult ContextSession::ask(std::span<const int32_t> question_ids, const GenerateOptions& options) {
+  if (n_context_ == 0) fail("ContextSession::ask before prefill");
+  auto result = generate(model_, cache_, pool_, question_ids, question_start_, options);
+  cache_.truncate(snapshot_);
+  return result;
+}
+
+std::vector<float> ContextSession::forced_log_probs(std::span<const int32_t> question_ids,
+                                                    std::span<const int32_t> forced) {
+  if (n_context_ == 0) fail("ContextSession::forced_log_probs before prefill");
+  if (question_ids.empty()) fail("teacher forcing needs at least one question token");
+  const int64_t V = model_.config().n_vocab;
+  // Input: question + all forced tokens but the last; predictions start at the last question token.
+  std::vector<int32_t> input(question_ids.begin(), question_ids.end());
+  if (!forced.empty()) input.insert(input.end(), forced.begin(), forced.end() - 1);
+  std::vector<int32_t> positions(input.size());
+  std::iota(positions.begin(), positions.end(), question_start_);
+  ForwardOptions fwd;
+  fwd.logits = LogitsMode::All;
+  const auto logits = model_.forward(input, positions, cache_, pool_, fwd);
+  cache_.truncate(snapshot_);
+  const int64_t first = (int64_t)question_ids.size() - 1;
+  std::vector<float> out(logits.begin() + first * V, logits.begin() + (first + (int64_t)forced.size()) * V);
+  for (size_t i = 0; i < forced.size(); ++i) log_softmax(&out[i * V], V);
+  return out;
+}
+
+}  // namespace kvpress

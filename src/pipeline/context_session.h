@@ -1,0 +1,52 @@
+// A context prefilled and compressed once; questions are answered on its cache and removed afterwards,
+// so the cache is bit-identical before and after each question (spec §1.7).
+// Thread-safety: none; one session per thread.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "cache/kv_cache.h"
+#include "pipeline/generator.h"
+
+namespace kvpress {
+
+class Model;
+class Press;
+class ThreadPool;
+
+class ContextSession {
+ public:
+  ContextSession(const Model& model, ThreadPool& pool);
+
+  // Runs the context (positions 0..n-1) through the model with `press` (may be null) compressing
+  // every layer. Must be called once, first.
+  void prefill(std::span<const int32_t> context_ids, Press* press);
+
+  // Feeds the question at the question start position and generates; the cache is then truncated
+  // back to its state after prefill.
+  GenerateResult ask(std::span<const int32_t> question_ids, const GenerateOptions& options);
+
+  // Teacher-forced log-probabilities: feeds question then `forced` tokens and returns, for each
+  // forced token i, the log-softmax over the vocabulary predicting it ([forced.size(), n_vocab]).
+  // The cache is restored afterwards.
+  std::vector<float> forced_log_probs(std::span<const int32_t> question_ids, std::span<const int32_t> forced);
+
+  const KvCache& cache() const { return cache_; }
+  int64_t context_tokens() const { return n_context_; }
+  // Original context length, or the compressed length for presses that re-rotate keys (spec §1.5).
+  int32_t question_start() const { return question_start_; }
+  double prefill_ms() const { return prefill_ms_; }          // compression excluded
+  double compression_ms() const { return compression_ms_; }
+
+ private:
+  const Model& model_;
+  ThreadPool& pool_;
+  KvCache cache_;
+  int64_t n_context_ = 0;
+  int32_t question_start_ = 0;
+  double prefill_ms_ = 0, compression_ms_ = 0;
+  std::vector<int64_t> snapshot_;
+};
+
+}  // namespace kvpress

@@ -1,0 +1,33 @@
+// Prompt construction shared by the answer pipeline, evaluation and fidelity metrics.
+#include "pipeline/prompt.h"
+
+#include "core/error.h"
+#include "model/model.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvpress {
+
+PromptParts split_prompt(const Model& model, const std::string& context, bool use_chat_template) {
+  const auto& v = model.tokenizer().vocab();
+  const std::string bos = v.bos_id >= 0 ? v.tokens[v.bos_id] : "";
+  const std::string eos = v.eos_id >= 0 ? v.tokens[v.eos_id] : "";
+  const auto tmpl = ChatTemplate::detect(use_chat_template ? v.chat_template : "", bos, eos);
+  if (tmpl.kind() == ChatTemplate::Kind::None) return {bos + context, "\n"};
+  const std::string sep(context.size() + 10, '#');
+  const std::string rendered = tmpl.apply({{"user", context + sep}}, true);
+  const size_t at = rendered.find(sep);
+  KV_CHECK(at != std::string::npos);
+  return {rendered.substr(0, at), rendered.substr(at + sep.size())};
+}
+
+std::vector<int32_t> context_ids(const Model& model, const PromptParts& parts) {
+  return model.tokenizer().encode(parts.context, false, true);
+}
+
+std::vector<int32_t> question_ids(const Model& model, const PromptParts& parts, const std::string& question,
+                                  const std::string& answer_prefix) {
+  return model.tokenizer().encode(question + parts.suffix + answer_prefix, false, true);
+}
+
+}  // namespace kvpress

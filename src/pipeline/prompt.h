@@ -1,0 +1,26 @@
+// How the pipeline turns (context, question, answer prefix) into token ids, as kvpress does (spec §3).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kvpress {
+
+class Model;
+
+struct PromptParts {
+  std::string context;  // chat-template prefix + context (or BOS text + context without a template)
+  std::string suffix;   // end of the user turn + assistant header (or "\n" without a template)
+};
+
+// Renders one user message "context + sep" and splits on sep, so a question lands inside the user turn
+// right after the context.
+PromptParts split_prompt(const Model& model, const std::string& context, bool use_chat_template);
+
+// Token ids of the context part (no special tokens added, special-token text parsed).
+std::vector<int32_t> context_ids(const Model& model, const PromptParts& parts);
+// Token ids of "question + suffix + answer_prefix".
+std::vector<int32_t> question_ids(const Model& model, const PromptParts& parts, const std::string& question,
+                                  const std::string& answer_prefix);
+
+}  // namespace kvpress

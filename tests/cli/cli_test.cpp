@@ -1,0 +1,129 @@
+// The kvpress CLI contract: JSON shapes of logits/answer/inspect, tokenize output, one-line errors.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int exit_code;
+  std::string out, err;
+};
+
+Run run(const std::string& args) {
+  const fs::path dir = fs::temp_directory_path() / ("kvpress_cli_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string cmd = std::string(KVPRESS_BIN) + " " + args + " >" + (dir / "out").string() + " 2>" +
+                          (dir / "err").string() + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out"), slurp(dir / "err")};
+}
+
+std::string ref_model(const std::string& name) {
+  return (kvpress::testing::shared_dir() / "reference" / name).string();
+}
+
+size_t count_lines(const std::string& s) { return (size_t)std::count(s.begin(), s.end(), '\n'); }
+
+TEST(Cli, LogitsPrintsOneJsonObjectWithTheContractKeys) {
+  KVPRESS_REQUIRE_SHARED("reference/llama-gqa.gguf");
+  const Run r = run("logits --model " + ref_model("llama-gqa.gguf") + " --tokens 1,450,4996,17354 --greedy 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["argmax"].size(), 4u);
+  EXPECT_EQ(j["logits_first"].size(), 1024u);
+  EXPECT_EQ(j["logits_last"].size(), 1024u);
+  EXPECT_EQ(j["greedy"].size(), 3u);
+  // The first greedy token is the argmax of the last position.
+  EXPECT_EQ(j["greedy"][0], j["argmax"][3]);
+}
+
+TEST(Cli, TokenizePrintsIdsOnOneLine) {
+  KVPRESS_REQUIRE_SHARED("vocab/ggml-vocab-llama-spm.gguf");
+  const fs::path text = fs::temp_directory_path() / "kvpress_cli_text.txt";
+  std::ofstream(text) << "Hello world";
+  const Run r = run("tokenize --model " + (kvpress::testing::shared_dir() / "vocab/ggml-vocab-llama-spm.gguf").string() +
+                    " --text-file " + text.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "15043 3186\n");  // ids of "▁Hello" "▁world" in the Llama-2 vocabulary
+  const Run with_bos = run("tokenize --add-special --model " +
+                           (kvpress::testing::shared_dir() / "vocab/ggml-vocab-llama-spm.gguf").string() +
+                           " --text-file " + text.string());
+  EXPECT_EQ(with_bos.out, "1 15043 3186\n");
+}
+
+TEST(Cli, ErrorsAreOneLineOnStderrWithNonZeroExit) {
+  const fs::path bad = fs::temp_directory_path() / "kvpress_cli_bad.gguf";
+  std::ofstream(bad) << "NOTAGGUF-at-all";
+  for (const std::string& args :
+       {"info --model /nonexistent/model.gguf", "info --model " + bad.string(), "logits --model " + bad.string() +
+        " --tokens 1,x,3", "answer --model " + bad.string() + " --context-file /nonexistent --press nosuchpress",
+        "answer --model " + bad.string() + " --context-file /nonexistent --press knorm --compression-ratio 1.5",
+        "frobnicate"}) {
+    SCOPED_TRACE(args);
+    const Run r = run(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+}
+
+TEST(Cli, AnswerJsonReportsHalfTheKvBytesAtRatioHalf) {
+  KVPRESS_REQUIRE_SHARED("reference/llama-gqa-Q8_0.gguf");
+  const fs::path ctx = fs::temp_directory_path() / "kvpress_cli_ctx.txt";
+  {
+    std::ofstream out(ctx);
+    for (int i = 0; i < 20; ++i) out << "The grass is green. The sky is blue. The sun is yellow. ";
+  }
+  const Run r = run("answer --model " + ref_model("llama-gqa-Q8_0.gguf") + " --context-file " + ctx.string() +
+                    " --question 'Sky?' --question 'Grass?' --press expected_attention --compression-ratio 0.5"
+                    " --max-new-tokens 4 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["answers"].size(), 2u);
+  const int64_t full = j["kv_bytes_full"], kept = j["kv_bytes"], n = j["context_tokens"];
+  // AdaKV keeps int(n * 0.5) entries per head on average: exactly that total.
+  EXPECT_EQ(kept * n, full * (n / 2)) << kept << " of " << full;
+  for (const char* key : {"prefill_ms", "compression_ms", "decode_ms"}) EXPECT_TRUE(j.contains(key)) << key;
+}
+
+TEST(Cli, InspectListsAscendingKeptPositionsPerHead) {
+  KVPRESS_REQUIRE_SHARED("reference/llama-gqa.gguf");
+  std::string tokens = "1";
+  for (int i = 0; i < 39; ++i) tokens += "," + std::to_string(300 + i * 7);
+  const fs::path svg = fs::temp_directory_path() / "kvpress_cli_inspect.svg";
+  const Run r = run("inspect --model " + ref_model("llama-gqa.gguf") + " --tokens " + tokens +
+                    " --press streaming_llm --compression-ratio 0.5 --svg " + svg.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["layers"].size(), 3u);
+  for (const auto& layer : j["layers"])
+    for (const auto& head : layer["heads"]) {
+      const auto pos = head.get<std::vector<int>>();
+      ASSERT_EQ(pos.size(), 20u);  // int(40 * 0.5)
+      // StreamingLLM: 4 sinks then the 16 most recent positions.
+      EXPECT_EQ(pos.front(), 0);
+      EXPECT_EQ(pos[3], 3);
+      EXPECT_EQ(pos[4], 24);
+      EXPECT_EQ(pos.back(), 39);
+    }
+  std::ifstream in(svg);
+  const std::string s((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(s.find("<svg"), std::string::npos);
+  EXPECT_NE(s.find("</svg>"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,150 @@
+// The answer pipeline: one compressed prefill, many questions, cache restored bit-exactly, positions
+// continuing from the original context length, exact byte accounting.
+#include <numeric>
+
+#include <gtest/gtest.h>
+
+#include "cache/kv_cache.h"
+#include "kvpress/pipeline.h"
+#include "model/model.h"
+#include "pipeline/context_session.h"
+#include "pipeline/prompt.h"
+#include "pipeline/sampler.h"
+#include "press/press_registry.h"
+#include "runtime/thread_pool.h"
+#include "test_paths.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvpress {
+namespace {
+
+struct CacheCopy {
+  std::vector<std::vector<float>> keys, values;
+  std::vector<std::vector<int32_t>> positions;
+  bool operator==(const CacheCopy&) const = default;
+};
+
+CacheCopy copy_of(const KvCache& c) {
+  CacheCopy out;
+  for (int64_t l = 0; l < c.n_layers(); ++l)
+    for (int64_t h = 0; h < c.n_heads_kv(); ++h) {
+      const int64_t n = c.length(l, h), d = c.head_dim();
+      out.keys.emplace_back(c.keys(l, h), c.keys(l, h) + n * d);
+      out.values.emplace_back(c.values(l, h), c.values(l, h) + n * d);
+      out.positions.emplace_back(c.positions(l, h), c.positions(l, h) + n);
+    }
+  return out;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KVPRESS_REQUIRE_SHARED("reference/llama-gqa-Q8_0.gguf");
+    model_ = Model::load((testing::shared_dir() / "reference/llama-gqa-Q8_0.gguf").string());
+  }
+  std::string context() const {
+    std::string s;
+    for (int i = 0; i < 12; ++i) s += "The grass is green. The sky is blue. The sun is yellow. Here we go. ";
+    return s;
+  }
+  std::unique_ptr<Model> model_;
+  ThreadPool pool_{2};
+};
+
+TEST_F(PipelineTest, RepeatedQuestionsGiveIdenticalAnswersAndRestoreTheCache) {
+  auto press = make_press("knorm", 0.5);
+  ContextSession session(*model_, pool_);
+  const auto parts = split_prompt(*model_, context(), true);
+  session.prefill(context_ids(*model_, parts), press.get());
+  const CacheCopy before = copy_of(session.cache());
+  GenerateOptions gen;
+  gen.max_new_tokens = 6;
+  gen.check_first_token = false;
+  const auto q1 = question_ids(*model_, parts, "What color is the sky?", "");
+  const auto q2 = question_ids(*model_, parts, "What is green?", "Answer:");
+  const auto a1 = session.ask(q1, gen);
+  EXPECT_TRUE(copy_of(session.cache()) == before);
+  const auto a2 = session.ask(q2, gen);
+  EXPECT_TRUE(copy_of(session.cache()) == before);
+  const auto a1_again = session.ask(q1, gen);
+  EXPECT_TRUE(copy_of(session.cache()) == before);
+  EXPECT_EQ(a1.tokens, a1_again.tokens);
+  EXPECT_EQ((int64_t)a1.tokens.size(), 6);
+  EXPECT_FALSE(a2.tokens.empty());
+}
+
+TEST_F(PipelineTest, UncompressedAnswerEqualsGreedyOverTheWholePrompt) {
+  // Without a press, context prefill + question at position n_ctx must equal one pass over both.
+  const auto parts = split_prompt(*model_, context(), true);
+  const auto ctx = context_ids(*model_, parts);
+  const auto q = question_ids(*model_, parts, "Which color?", "");
+  AnswerOptions opts;
+  opts.max_new_tokens = 5;
+  const auto result = answer(*model_, context(), {"Which color?"}, nullptr, opts, pool_);
+
+  std::vector<int32_t> all(ctx);
+  all.insert(all.end(), q.begin(), q.end());
+  KvCache cache = model_->make_cache();
+  std::vector<int32_t> pos(all.size());
+  std::iota(pos.begin(), pos.end(), 0);
+  auto logits = model_->forward(all, pos, cache, pool_);
+  std::vector<int32_t> expected;
+  int32_t p = (int32_t)all.size();
+  for (int i = 0; i < 5; ++i) {
+    const int32_t next = argmax(logits);
+    if (i > 0 && model_->tokenizer().is_end_of_generation(next)) break;
+    expected.push_back(next);
+    const int32_t t[1] = {next}, tp[1] = {p++};
+    logits = model_->forward(t, tp, cache, pool_);
+  }
+  EXPECT_EQ(result.answer_ids.at(0), expected);
+  EXPECT_EQ(result.stats.context_tokens, (int64_t)ctx.size());
+}
+
+TEST_F(PipelineTest, ReportsExactKvBytesAndQuestionIsNotCompressed) {
+  const auto parts = split_prompt(*model_, context(), true);
+  const int64_t n_ctx = (int64_t)context_ids(*model_, parts).size();
+  auto press = make_press("knorm", 0.5);
+  AnswerOptions opts;
+  opts.max_new_tokens = 3;
+  const auto r = answer(*model_, context(), {"q one?", "q two?"}, press.get(), opts, pool_);
+  const auto& c = model_->config();
+  const int64_t per_entry = 2 * c.head_dim * 4;
+  EXPECT_EQ(r.stats.kv_bytes_full, n_ctx * c.n_layers * c.n_heads_kv * per_entry);
+  // The press saw only the context: every head keeps int(n_ctx * 0.5) entries.
+  EXPECT_EQ(r.stats.kv_bytes, kept_count(n_ctx, 0.5) * c.n_layers * c.n_heads_kv * per_entry);
+  EXPECT_EQ(r.answers.size(), 2u);
+}
+
+TEST_F(PipelineTest, QueryAwareCompressesTheQuestionWithTheContext) {
+  auto press = make_press("knorm", 0.5);
+  AnswerOptions plain, aware;
+  plain.max_new_tokens = aware.max_new_tokens = 2;
+  aware.query_aware = true;
+  const auto r_plain = answer(*model_, context(), {"What color is the sky?"}, press.get(), plain, pool_);
+  const auto r_aware = answer(*model_, context(), {"What color is the sky?"}, press.get(), aware, pool_);
+  EXPECT_GT(r_aware.stats.context_tokens, r_plain.stats.context_tokens);
+}
+
+TEST_F(PipelineTest, MaxContextLengthTruncatesWithAWarning) {
+  AnswerOptions opts;
+  opts.max_new_tokens = 1;
+  opts.max_context_length = 50;
+  const auto r = answer(*model_, context(), {"q?"}, nullptr, opts, pool_);
+  EXPECT_EQ(r.stats.context_tokens, 50);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("truncated"), std::string::npos);
+}
+
+TEST_F(PipelineTest, RatioZeroPressChangesNothing) {
+  auto press = make_press("snapkv", 0.0);
+  AnswerOptions opts;
+  opts.max_new_tokens = 6;
+  const auto with = answer(*model_, context(), {"Sky?"}, press.get(), opts, pool_);
+  const auto without = answer(*model_, context(), {"Sky?"}, nullptr, opts, pool_);
+  EXPECT_EQ(with.answer_ids, without.answer_ids);
+  EXPECT_EQ(with.stats.kv_bytes, without.stats.kv_bytes);
+}
+
+}  // namespace
+}  // namespace kvpress

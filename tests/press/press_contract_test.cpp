@@ -1,0 +1,190 @@
+// The contract every registered press keeps (iterated over the registry): ratio 0 changes nothing,
+// kept counts follow kvpress's rounding, sinks/windows survive, kept positions are unique and
+// ascending, results are deterministic, bytes are exact, and decoding on the compacted cache gives
+// the same logits as the full cache with the dropped entries masked (kvpress's fake keys).
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "press/press_registry.h"
+#include "press/press_spec.h"
+#include "press_test_util.h"
+#include "tiny_model.h"
+
+namespace kvpress::testing {
+namespace {
+
+constexpr int64_t kContext = 100;
+constexpr double kRatios[] = {0.25, 0.5, 0.9};
+
+// Wrappers need inner presses; every wrapper in the registry must have examples here.
+const std::map<std::string, std::vector<std::string>>& wrapper_examples() {
+  static const std::map<std::string, std::vector<std::string>> examples = {
+      {"adakv", {"adakv(knorm)", "adakv(snapkv)", "adakv(tova)", "adakv(random:seed=3)"}},
+      {"composed", {"composed(knorm,streaming_llm)", "composed(streaming_llm:n_sink=2,tova)"}},
+  };
+  return examples;
+}
+
+std::vector<std::string> contract_specs() {
+  std::vector<std::string> specs;
+  for (const auto& info : registered_presses()) {
+    if (info.name == "none" || info.name == "no_press") continue;
+    if (!info.is_wrapper) {
+      specs.push_back(info.name);
+      continue;
+    }
+    const auto it = wrapper_examples().find(info.name);
+    if (it == wrapper_examples().end()) {
+      specs.push_back(info.name + "(MISSING_EXAMPLE)");  // fails below with a clear message
+      continue;
+    }
+    specs.insert(specs.end(), it->second.begin(), it->second.end());
+  }
+  return specs;
+}
+
+// The spec with aliases expanded, so the checks can look at its structure.
+PressSpec expanded(const std::string& text) {
+  PressSpec s = parse_press_spec(text);
+  for (const auto& info : registered_presses())
+    if (info.name == s.name && !info.expands_to.empty()) return parse_press_spec(info.expands_to);
+  return s;
+}
+
+std::string param(const PressSpec& s, const std::string& key, const std::string& fallback) {
+  for (const auto& [k, v] : s.params)
+    if (k == key) return v;
+  return fallback;
+}
+
+// Positions a press always keeps (when its budget allows): sinks, windows, the last token.
+std::vector<int32_t> protected_positions(const PressSpec& s, int64_t S) {
+  std::vector<int32_t> p;
+  if (s.name == "snapkv")
+    for (int64_t j = S - std::stoll(param(s, "window_size", "64")); j < S; ++j) p.push_back((int32_t)j);
+  if (s.name == "tova") p.push_back((int32_t)(S - 1));
+  if (s.name == "streaming_llm" || s.name == "expected_attention_press")
+    for (int64_t j = 0; j < std::stoll(param(s, "n_sink", "4")); ++j) p.push_back((int32_t)j);
+  return p;
+}
+
+class PressContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(GetParam().find("MISSING_EXAMPLE"), std::string::npos)
+        << "add example specs for the wrapper " << GetParam() << " to wrapper_examples()";
+    TinyModelSpec spec;
+    spec.seed = 21;
+    model_ = make_tiny_model(spec);
+    ids_ = tiny_token_ids(kContext, 17);
+  }
+  std::unique_ptr<Model> model_;
+  std::vector<int32_t> ids_;
+  ThreadPool pool_{2};
+  const std::vector<int32_t> question_ = {kTinyFirstWord + 3, kTinyFirstWord + 40, kTinyFirstWord + 7};
+};
+
+TEST_P(PressContract, RatioZeroChangesNothing) {
+  auto press = make_press(GetParam(), 0.0);
+  ASSERT_NE(press, nullptr);
+  const auto base = prefill(*model_, ids_, nullptr, pool_);
+  const auto run = prefill(*model_, ids_, press.get(), pool_);
+  EXPECT_EQ(run.cache.lengths(), base.cache.lengths());
+  const auto a = decode_logits(*model_, base.cache, question_, kContext, pool_);
+  const auto b = decode_logits(*model_, run.cache, question_, kContext, pool_);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "logit " << i;
+}
+
+TEST_P(PressContract, KeptEntriesFollowTheSpec) {
+  const auto& c = model_->config();
+  const PressSpec spec = expanded(GetParam());
+  const bool adakv = spec.name == "adakv";
+  const PressSpec& scorer = adakv ? spec.inner[0] : spec;
+  for (double ratio : kRatios) {
+    SCOPED_TRACE("ratio " + std::to_string(ratio));
+    auto press = make_press(GetParam(), ratio);
+    const auto run = prefill(*model_, ids_, press.get(), pool_);
+    // Expected per-head count: one truncation per (scorer) press applied in sequence.
+    int64_t n_kept = kContext;
+    for (size_t k = 0; k < (spec.name == "composed" ? spec.inner.size() : 1); ++k) n_kept = kept_count(n_kept, ratio);
+    int64_t total_bytes = 0;
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      int64_t total = 0;
+      for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+        const auto kept = kept_positions(run.cache, l, h);
+        total += (int64_t)kept.size();
+        for (size_t i = 1; i < kept.size(); ++i) ASSERT_LT(kept[i - 1], kept[i]) << "layer " << l << " head " << h;
+        for (int32_t p : kept) ASSERT_TRUE(p >= 0 && p < kContext);
+        if (adakv) {
+          EXPECT_GE((int64_t)kept.size(), (int64_t)((double)n_kept * 0.2)) << "safeguard, layer " << l;
+        } else {
+          EXPECT_EQ((int64_t)kept.size(), n_kept) << "layer " << l << " head " << h;
+        }
+        // Protected positions survive when the budget allows, else only protected ones are kept.
+        if (spec.name != "composed") {
+          const auto prot = protected_positions(scorer, kContext);
+          const std::set<int32_t> kept_set(kept.begin(), kept.end()), prot_set(prot.begin(), prot.end());
+          const bool fits = n_kept >= (int64_t)prot.size();
+          for (int32_t p : fits ? prot : kept)
+            EXPECT_TRUE(fits ? kept_set.count(p) : prot_set.count(p)) << "position " << p << " layer " << l;
+        }
+        // The kept keys are the original ones of those positions (gathered, not recomputed).
+        const auto& snap = run.snapshots[l];
+        for (size_t i = 0; i < kept.size(); ++i)
+          for (int64_t e = 0; e < c.head_dim; ++e) {
+            ASSERT_EQ(run.cache.keys(l, h)[i * c.head_dim + e], snap.keys[h][kept[i] * c.head_dim + e]);
+            ASSERT_EQ(run.cache.values(l, h)[i * c.head_dim + e], snap.values[h][kept[i] * c.head_dim + e]);
+          }
+        total_bytes += (int64_t)kept.size() * 2 * c.head_dim * (int64_t)sizeof(float);
+      }
+      if (adakv) { EXPECT_EQ(total, c.n_heads_kv * n_kept) << "layer " << l; }
+    }
+    EXPECT_EQ(run.cache.bytes(), total_bytes);
+  }
+}
+
+TEST_P(PressContract, Deterministic) {
+  for (double ratio : {0.5, 0.9}) {
+    auto p1 = make_press(GetParam(), ratio);
+    auto p2 = make_press(GetParam(), ratio);
+    const auto a = prefill(*model_, ids_, p1.get(), pool_);
+    const auto b = prefill(*model_, ids_, p2.get(), pool_);
+    const auto c = prefill(*model_, ids_, p1.get(), pool_);  // the same object again (reset() between contexts)
+    for (int64_t l = 0; l < model_->config().n_layers; ++l)
+      for (int64_t h = 0; h < model_->config().n_heads_kv; ++h) {
+        EXPECT_EQ(kept_positions(a.cache, l, h), kept_positions(b.cache, l, h));
+        EXPECT_EQ(kept_positions(a.cache, l, h), kept_positions(c.cache, l, h));
+      }
+  }
+}
+
+TEST_P(PressContract, DecodingMatchesMaskedFullCache) {
+  const auto full = prefill(*model_, ids_, nullptr, pool_);
+  for (double ratio : kRatios) {
+    SCOPED_TRACE("ratio " + std::to_string(ratio));
+    auto press = make_press(GetParam(), ratio);
+    const auto run = prefill(*model_, ids_, press.get(), pool_);
+    const auto compressed = decode_logits(*model_, run.cache, question_, kContext, pool_);
+    const auto masked = masked_decode_logits(*model_, full.cache, run.cache, question_, kContext, pool_);
+    for (float v : compressed) ASSERT_TRUE(std::isfinite(v));
+    EXPECT_LE(max_abs_diff(compressed, masked), 1e-4);
+    // Compression changed something (the comparison is not vacuous).
+    const auto uncompressed = decode_logits(*model_, full.cache, question_, kContext, pool_);
+    EXPECT_GT(max_abs_diff(compressed, uncompressed), 1e-4);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, PressContract, ::testing::ValuesIn(contract_specs()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name;
+                           for (char ch : info.param) name += std::isalnum((unsigned char)ch) ? ch : '_';
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace kvpress::testing
