@@ -70,7 +70,7 @@ struct PreSpec {
 const std::vector<PreSpec>& specs() {
   static const std::vector<PreSpec> kSpecs = {
       {{"default"}, {kDefaultPunct, kGpt2, kDigitRuns, kThreeAsciiDigits}},
-      {{"llama-bpe", "llama3", "llama-v3"}, {kQwen2}, true, true},
+      {{"llama-bpe", "llama3", "llama-v3"}, {kLlama3}, true, true},
       {{"dbrx", "smaug-bpe"}, {kLlama3}},
       {{"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"}, {kQwen2}},
       {{"gpt-2", "phi-2", "mpt", "olmo"}, {kGpt2}},

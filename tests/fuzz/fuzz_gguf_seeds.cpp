@@ -56,6 +56,15 @@ GgufWriter all_metadata() {
     append<uint16_t>(nested, 9);
   }
   w.set_raw("t.nested", ValueType::ARRAY, nested);
+  std::vector<uint8_t> deep;  // 4 levels, the most the reader accepts
+  for (int level = 0; level < 3; ++level) {
+    append<uint32_t>(deep, static_cast<uint32_t>(ValueType::ARRAY));
+    append<uint64_t>(deep, 1);
+  }
+  append<uint32_t>(deep, static_cast<uint32_t>(ValueType::INT8));
+  append<uint64_t>(deep, 1);
+  append<int8_t>(deep, -1);
+  w.set_raw("t.deep", ValueType::ARRAY, deep);
   return w;
 }
 

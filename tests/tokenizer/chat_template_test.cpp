@@ -30,6 +30,14 @@ const std::string kQwen2 =
 const std::string kChatmlPlain =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + "
     "'\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+// Qwen2.5 (tool branch abridged): the default system prompt appears after two non-literal candidates.
+const std::string kQwen25 =
+    "{%- if tools %}\n    {{- '<|im_start|>system\\n' }}\n    {%- if messages[0]['role'] == 'system' %}\n        "
+    "{{- messages[0]['content'] }}\n    {%- else %}\n        {{- 'You are Qwen, created by Alibaba Cloud. You are a "
+    "helpful assistant.' }}\n    {%- endif %}\n    {{- \"<tool_call><|im_end|>\\n\" }}\n{%- else %}\n    {%- if "
+    "messages[0]['role'] == 'system' %}\n        {{- '<|im_start|>system\\n' + messages[0]['content'] + "
+    "'<|im_end|>\\n' }}\n    {%- else %}\n        {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba "
+    "Cloud. You are a helpful assistant.<|im_end|>\\n' }}\n    {%- endif %}\n{%- endif %}";
 const std::string kQwen3 =
     "{%- if messages[0].role == 'system' %}{{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}"
     "{%- endif %}... {%- if '</think>' in content %} ... '\\n<think>\\n' ... {%- if enable_thinking is defined and "
@@ -103,6 +111,9 @@ TEST(ChatTemplate, ChatMLWithDefaultSystem) {
             "<|im_start|>assistant\n");
   EXPECT_EQ(t.apply(kSysUser, false),
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n Hi there \n<|im_end|>\n");
+  EXPECT_EQ(ChatTemplate::detect(kQwen25).apply({{"user", "Hi"}}, true),
+            "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
   EXPECT_EQ(ChatTemplate::detect(kChatmlPlain).apply({{"user", "Hi"}}, true),
             "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
 }

@@ -2,6 +2,8 @@
 // BOS/EOS flags, decoding and end-of-generation ids.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/pretokenizer.h"
