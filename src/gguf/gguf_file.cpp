@@ -25,6 +25,17 @@ constexpr size_t kCopyAlignment = 4096;      // parse() copies to a page-aligned
 // a tensor info is name length (8) + n_dims (4) + one dim (8) + type (4) + offset (8).
 constexpr uint64_t kMinKvBytes = 13;
 constexpr uint64_t kMinTensorInfoBytes = 32;
+// Counts are checked against the bytes left, but an element in memory can be larger than in the
+// file (a uint8 becomes an int64, a string a std::string): reserve at most this many up front and
+// let vectors grow with the elements actually read, so memory stays proportional to parsed bytes.
+constexpr uint64_t kMaxReserve = 1 << 16;
+
+// Real vocabularies hold under a million entries; a larger array is corrupt, and without a limit
+// a bad count in a multi-GB model file could make a uint8 array read gigabytes of tensor data into
+// int64s before anything else fails.
+constexpr uint64_t kMaxArrayElements = 1 << 24;
+
+size_t reserve_count(uint64_t n) { return static_cast<size_t>(std::min(n, kMaxReserve)); }
 
 bool valid_type_id(uint32_t id) { return id <= static_cast<uint32_t>(ValueType::FLOAT64); }
 
@@ -138,20 +149,21 @@ Value read_value(Cursor& c, ValueType t, int depth) {
   v.array_size = c.read<uint64_t>("array length");
   if (v.array_type == ValueType::ARRAY && depth >= kMaxArrayDepth)
     c.error(c.context(), " has nested arrays too deep (more than ", kMaxArrayDepth, " levels)");
-  // Checked before any allocation: the count must fit in the bytes left, so reserve() below is
-  // bounded by a small multiple of the file size.
+  // Checked before any allocation: the count must fit in the bytes left.
   const uint64_t max_count = c.remaining() / min_value_bytes(v.array_type);
   if (v.array_size > max_count)
     c.error(c.context(), " is an array of ", v.array_size, " ", value_type_name(v.array_type),
             " elements: too large, the remaining ", c.remaining(), " bytes could hold at most ", max_count,
             " (truncated or corrupt file)");
+  if (v.array_size > kMaxArrayElements)
+    c.error(c.context(), " is an array of ", v.array_size, " elements: too large, the limit is ", kMaxArrayElements);
   const auto n = static_cast<size_t>(v.array_size);
   const ValueType et = v.array_type;
   if (et == ValueType::STRING) {
-    v.strings.reserve(n);
+    v.strings.reserve(reserve_count(n));
     for (size_t k = 0; k < n; ++k) v.strings.push_back(c.read_string("array element"));
   } else if (et == ValueType::FLOAT32 || et == ValueType::FLOAT64) {
-    v.floats.reserve(n);
+    v.floats.reserve(reserve_count(n));
     for (size_t k = 0; k < n; ++k)
       v.floats.push_back(et == ValueType::FLOAT32 ? c.read<float>("float32 array element")
                                                   : c.read<double>("float64 array element"));
@@ -159,7 +171,7 @@ Value read_value(Cursor& c, ValueType t, int depth) {
     // Nested arrays are walked for validation; their elements are not kept.
     for (size_t k = 0; k < n; ++k) read_value(c, ValueType::ARRAY, depth + 1);
   } else {
-    v.ints.reserve(n);
+    v.ints.reserve(reserve_count(n));
     Value scalar;
     for (size_t k = 0; k < n; ++k) {
       read_scalar(c, et, scalar);
@@ -274,7 +286,7 @@ void GgufFile::parse_all() {
   }
 
   // Tensor directory.
-  tensors_.reserve(static_cast<size_t>(n_tensors));
+  tensors_.reserve(reserve_count(n_tensors));
   for (uint64_t k = 0; k < n_tensors; ++k) {
     c.set_context("tensor info #" + std::to_string(k));
     TensorInfo t;

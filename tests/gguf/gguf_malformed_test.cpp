@@ -93,6 +93,18 @@ TEST(GgufMalformed, ArrayLengthPastEnd) {
   expect_parse_error(b, "too large");
 }
 
+TEST(GgufMalformed, ArrayAboveTheElementLimit) {
+  // 2^24 + 1 uint8 elements, all present in the file: rejected by the limit, not by the bytes left.
+  const uint64_t n = (1ull << 24) + 1;
+  Bytes payload(12 + n, 1);  // element type, count, elements
+  patch<uint32_t>(payload, 0, static_cast<uint32_t>(ValueType::UINT8));
+  patch<uint64_t>(payload, 4, n);
+  expect_parse_error(with_raw(ValueType::ARRAY, payload), "is an array of 16777217 elements: too large, the limit is 16777216");
+  payload.resize(payload.size() - 1);
+  patch<uint64_t>(payload, 4, n - 1);
+  EXPECT_EQ(GgufFile::parse(with_raw(ValueType::ARRAY, payload), "at-limit").get_int_array("bad.key").size(), n - 1);
+}
+
 TEST(GgufMalformed, AbsurdCounts) {
   Bytes tensors = valid_file();
   patch<uint64_t>(tensors, kTensorCountAt, 1ull << 50);

@@ -215,25 +215,32 @@ RefScores ref_expected_attention(const LayerSnapshot& s, const ModelConfig& c, c
   return out;
 }
 
-std::vector<std::vector<int32_t>> ref_adakv_keep(const RefScores& scores, double ratio, double alpha) {
+AdaKvSelection ref_adakv_keep(const RefScores& scores, double ratio, double alpha) {
   const int64_t Hkv = (int64_t)scores.size(), S = (int64_t)scores[0].size();
   const int64_t n_kept = ref_kept_count(S, ratio), n_safe = (int64_t)std::trunc((double)n_kept * alpha);
+  AdaKvSelection out;
   RefScores adj = scores;
   for (int64_t h = 0; h < Hkv; ++h) {
     std::vector<int64_t> order((size_t)S);
     for (int64_t j = 0; j < S; ++j) order[j] = j;
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return scores[h][a] > scores[h][b]; });
     for (int64_t k = 0; k < n_safe; ++k) adj[h][order[k]] = std::numeric_limits<double>::max();
+    out.safe_cutoff.push_back(n_safe > 0 ? scores[h][order[n_safe - 1]] : INFINITY);
   }
   // Global top Hkv * n_kept; ties by lower position, then lower head.
   std::vector<std::pair<int64_t, int64_t>> all;  // (position, head) in tie order
   for (int64_t j = 0; j < S; ++j)
     for (int64_t h = 0; h < Hkv; ++h) all.push_back({j, h});
   std::stable_sort(all.begin(), all.end(), [&](const auto& a, const auto& b) { return adj[a.second][a.first] > adj[b.second][b.first]; });
-  std::vector<std::vector<int32_t>> kept((size_t)Hkv);
-  for (int64_t k = 0; k < Hkv * n_kept; ++k) kept[all[k].second].push_back((int32_t)all[k].first);
-  for (auto& v : kept) std::sort(v.begin(), v.end());
-  return kept;
+  out.kept.resize((size_t)Hkv);
+  out.global_cutoff = INFINITY;
+  for (int64_t k = 0; k < Hkv * n_kept; ++k) {
+    out.kept[all[k].second].push_back((int32_t)all[k].first);
+    if (adj[all[k].second][all[k].first] != std::numeric_limits<double>::max())
+      out.global_cutoff = scores[all[k].second][all[k].first];
+  }
+  for (auto& v : out.kept) std::sort(v.begin(), v.end());
+  return out;
 }
 
 }  // namespace kvpress::testing

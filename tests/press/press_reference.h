@@ -29,8 +29,15 @@ struct RefExpectedAttention {
 // HF's half-split layout where kvpress's R_p = diag(cos) + diag(sin) P is built as a full matrix.
 RefScores ref_expected_attention(const LayerSnapshot& s, const ModelConfig& c, const RefExpectedAttention& o);
 
-// AdaKV selection on reference scores: the kept positions per head (ascending).
-std::vector<std::vector<int32_t>> ref_adakv_keep(const RefScores& scores, double ratio, double alpha);
+// AdaKV selection on reference scores: the kept positions per head (ascending), plus the scores at
+// its two cut-offs (each head's n_safe-th best, and the last entry kept overall) so tests can accept
+// differences that are only float-rounding ties at a cut-off.
+struct AdaKvSelection {
+  std::vector<std::vector<int32_t>> kept;
+  std::vector<double> safe_cutoff;  // per head (+inf when n_safe == 0)
+  double global_cutoff = 0;         // score (before the safeguard) of the last entry kept
+};
+AdaKvSelection ref_adakv_keep(const RefScores& scores, double ratio, double alpha);
 
 // kvpress's int(S * (1 - ratio)) spelled out in double.
 int64_t ref_kept_count(int64_t S, double ratio);

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <iterator>
+#include <map>
+#include <numeric>
 
 #include "press/press_registry.h"
 #include "press_reference.h"
@@ -16,6 +19,32 @@ namespace kvpress::testing {
 namespace {
 
 constexpr double kRatios[] = {0.25, 0.5, 0.9};
+
+// Expects an AdaKV result equal to the reference selection, except for entries whose reference
+// score sits within tol of a cut-off (float scores can tie or swap where doubles differ by an ulp).
+void expect_adakv_selection(const KvCache& cache, int64_t layer, const RefScores& ref, const AdaKvSelection& sel,
+                            double tol, const std::string& where) {
+  for (size_t h = 0; h < ref.size(); ++h) {
+    const auto kept = kept_positions(cache, layer, (int64_t)h);
+    if (kept == sel.kept[h]) continue;
+    std::vector<int32_t> diff;
+    std::set_symmetric_difference(kept.begin(), kept.end(), sel.kept[h].begin(), sel.kept[h].end(),
+                                  std::back_inserter(diff));
+    for (int32_t j : diff) {
+      const double v = ref[h][j];
+      EXPECT_TRUE(std::fabs(v - sel.global_cutoff) <= tol || std::fabs(v - sel.safe_cutoff[h]) <= tol)
+          << where << " head " << h << ": position " << j << " (score " << v << ") differs from the reference "
+          << "selection away from its cut-offs " << sel.global_cutoff << " / " << sel.safe_cutoff[h];
+    }
+  }
+}
+
+double max_abs(const RefScores& r) {
+  double m = 0;
+  for (const auto& row : r)
+    for (double v : row) m = std::max(m, std::fabs(v));
+  return m;
+}
 
 class PressScores : public ::testing::TestWithParam<std::string> {
  protected:
@@ -71,6 +100,16 @@ TEST_P(PressScores, Knorm) {
 TEST_P(PressScores, SnapKv) {
   for (double r : kRatios)
     check("snapkv", r, 100, [](const LayerSnapshot& s, const ModelConfig& c) { return ref_snapkv(s, c, 64, 5); });
+  // n_kept = 50 < window_size = 64: the window ties at max+1 and the lower positions win.
+  {
+    auto model = model_for(GetParam());
+    ThreadPool pool(1);
+    auto press = make_press("snapkv", 0.5);
+    const auto run = prefill(*model, tiny_token_ids(100, 5), press.get(), pool);
+    std::vector<int32_t> expected(50);
+    std::iota(expected.begin(), expected.end(), 36);
+    for (int64_t h = 0; h < model->config().n_heads_kv; ++h) EXPECT_EQ(kept_positions(run.cache, 1, h), expected);
+  }
   check("snapkv:window_size=8,kernel_size=3", 0.5, 30,
         [](const LayerSnapshot& s, const ModelConfig& c) { return ref_snapkv(s, c, 8, 3); });
   check("snapkv:window_size=4,kernel_size=7", 0.9, 40,
@@ -132,11 +171,13 @@ TEST_P(PressScores, AdaKvOverExpectedAttention) {
     const auto run = prefill(*model, tiny_token_ids(100, 5), press.get(), pool);
     const int64_t n_kept = ref_kept_count(100, r), n_safe = (int64_t)std::trunc((double)n_kept * 0.2);
     for (int64_t l = 0; l < c.n_layers; ++l) {
-      const auto expected = ref_adakv_keep(ref_expected_attention(run.snapshots[l], c, o), r, 0.2);
+      const RefScores ref = ref_expected_attention(run.snapshots[l], c, o);
+      const auto expected = ref_adakv_keep(ref, r, 0.2);
+      expect_adakv_selection(run.cache, l, ref, expected, 1e-5 * max_abs(ref), "ratio " + std::to_string(r) +
+                             " layer " + std::to_string(l));
       int64_t total = 0;
       for (int64_t h = 0; h < c.n_heads_kv; ++h) {
         const auto kept = kept_positions(run.cache, l, h);
-        EXPECT_EQ(kept, expected[h]) << "ratio " << r << " layer " << l << " head " << h;
         EXPECT_GE((int64_t)kept.size(), n_safe);
         for (int32_t sink = 0; sink < 4 && n_kept >= 4; ++sink)
           EXPECT_TRUE(std::find(kept.begin(), kept.end(), sink) != kept.end()) << "sink " << sink << " dropped";
@@ -148,6 +189,49 @@ TEST_P(PressScores, AdaKvOverExpectedAttention) {
     }
   }
   EXPECT_TRUE(saw_unequal_heads) << "AdaKV never gave heads different budgets: compaction untested";
+}
+
+// AdaKV over other scorers: the safeguard must matter (knorm budgets differ a lot between heads) and
+// the tie order must matter (snapkv's window entries tie at max+1 in every head when the budget is
+// smaller than the window).
+TEST_P(PressScores, AdaKvSafeguardAndTies) {
+  auto model = model_for(GetParam());
+  const auto& c = model->config();
+  ThreadPool pool(2);
+  struct Case { std::string inner; double alpha; double ratio; };
+  const Case cases[] = {{"knorm", 0.0, 0.5},   {"knorm", 0.9, 0.5},   {"knorm", 0.5, 0.9},
+                        {"expected_attention_press", 0.0, 0.5},   {"expected_attention_press", 0.9, 0.5},
+                        {"snapkv", 0.2, 0.5},  {"snapkv", 0.2, 0.9}};
+  std::map<std::string, std::vector<std::vector<int32_t>>> without_safeguard;  // inner -> kept per (layer, head)
+  bool safeguard_mattered = false;
+  for (const auto& k : cases) {
+    const std::string spec = "adakv(" + k.inner + "):alpha_safeguard=" + std::to_string(k.alpha);
+    auto press = make_press(spec, k.ratio);
+    const auto run = prefill(*model, tiny_token_ids(100, 5), press.get(), pool);
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      const auto& snap = run.snapshots[l];
+      const RefScores ref = k.inner == "knorm"    ? ref_knorm(snap)
+                            : k.inner == "snapkv" ? ref_snapkv(snap, c, 64, 5)
+                                                  : ref_expected_attention(snap, c, {});
+      const auto expected = ref_adakv_keep(ref, k.ratio, k.alpha);
+      const std::string where = spec + " ratio " + std::to_string(k.ratio) + " layer " + std::to_string(l);
+      if (k.inner == "snapkv") {
+        // n_kept < window_size: every kept entry is a window entry at max+1 (or a safeguard), so the
+        // selection is decided by the documented tie order alone and must match exactly.
+        for (int64_t h = 0; h < c.n_heads_kv; ++h) EXPECT_EQ(kept_positions(run.cache, l, h), expected.kept[h]) << where;
+      }
+      expect_adakv_selection(run.cache, l, ref, expected, 1e-5 * max_abs(ref), where);
+      int64_t total = 0;
+      for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+        total += run.cache.length(l, h);
+        if (k.alpha == 0.0) without_safeguard[k.inner].push_back(expected.kept[h]);
+        if (k.alpha == 0.9 && expected.kept[h] != without_safeguard[k.inner][l * c.n_heads_kv + h])
+          safeguard_mattered = true;
+      }
+      EXPECT_EQ(total, c.n_heads_kv * ref_kept_count(100, k.ratio));
+    }
+  }
+  EXPECT_TRUE(safeguard_mattered) << "alpha_safeguard=0.9 selected the same as 0: the safeguard is untested";
 }
 
 TEST_P(PressScores, RandomSeededDrawsRepeatEveryLayer) {

@@ -17,5 +17,6 @@ void add_answer_command(CLI::App& app, Action& action);
 void add_inspect_command(CLI::App& app, Action& action);
 void add_presses_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+void add_eval_command(CLI::App& app, Action& action);
 
 }  // namespace kvpress::cli

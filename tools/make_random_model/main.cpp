@@ -25,6 +25,25 @@ std::vector<float> random_values(std::mt19937_64& rng, int64_t n, float scale) {
   return v;
 }
 
+// Type actually used for a matrix whose rows are n_cols long: a 256-block k-quant cannot encode rows that
+// are not a multiple of 256 (e.g. Qwen2.5-0.5B's 896), so such matrices get the same smaller-block
+// substitute that llama-quantize picks, which keeps our files comparable with quantized downloads.
+GgmlType type_for_cols(GgmlType wanted, int64_t n_cols) {
+  if (n_cols % kvpress::traits_of(wanted).block_size == 0) return wanted;
+  GgmlType fallback = GgmlType::F16;
+  switch (wanted) {
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K: fallback = GgmlType::Q4_0; break;
+    case GgmlType::Q4_K: fallback = GgmlType::Q5_0; break;
+    case GgmlType::Q5_K: fallback = GgmlType::Q5_1; break;
+    case GgmlType::Q6_K: fallback = GgmlType::Q8_0; break;
+    default: break;
+  }
+  if (n_cols % kvpress::traits_of(fallback).block_size != 0) fallback = GgmlType::F16;
+  if (n_cols % kvpress::traits_of(fallback).block_size != 0) fallback = GgmlType::F32;
+  return fallback;
+}
+
 std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& values, int64_t n_cols) {
   const int64_t rows = (int64_t)values.size() / n_cols;
   const int64_t rb = kvpress::row_bytes(type, n_cols);
@@ -92,8 +111,12 @@ int main(int argc, char** argv) {
     w.set_uint32("tokenizer.ggml.eos_token_id", 2);
 
     const float scale = 0.02f;
+    int n_fallback = 0;
+    GgmlType fallback_type = *type;
     auto matrix = [&](const std::string& name, int64_t n_cols, int64_t n_rows) {
-      w.add_tensor(name, {n_cols, n_rows}, *type, encode(*type, random_values(rng, n_cols * n_rows, scale), n_cols));
+      const GgmlType t = type_for_cols(*type, n_cols);
+      if (t != *type) ++n_fallback, fallback_type = t;
+      w.add_tensor(name, {n_cols, n_rows}, t, encode(t, random_values(rng, n_cols * n_rows, scale), n_cols));
     };
     auto ones = [&](const std::string& name, int64_t n) { w.add_tensor_f32(name, {n}, std::vector<float>((size_t)n, 1.0f)); };
     matrix("token_embd.weight", s.n_embd, s.n_vocab);
@@ -121,6 +144,9 @@ int main(int argc, char** argv) {
       matrix(p + "ffn_down.weight", s.n_ff, s.n_embd);
     }
     w.write(out);
+    if (n_fallback > 0)
+      std::fprintf(stderr, "%d matrices have rows not a multiple of %s's block: written as %s\n", n_fallback,
+                   type_name.c_str(), std::string(kvpress::ggml_type_name(fallback_type)).c_str());
     std::fprintf(stderr, "wrote %s\n", out.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kvpress-make-random-model: error: %s\n", e.what());

@@ -46,7 +46,7 @@ class AdaKvPress final : public Press {
     auto higher = [&](int64_t x, int64_t y) {
       const float sx = scores.values[x], sy = scores.values[y];
       const int64_t px = x % S, py = y % S;
-      const int64_t rank_x = x, rank_y = y;  // position-major tie order
+      const int64_t rank_x = px * Hkv + x / S, rank_y = py * Hkv + y / S;  // position-major tie order
       return ranks_higher(sx, rank_x, sy, rank_y);
     };
     if (n_total < (int64_t)flat.size()) std::nth_element(flat.begin(), flat.begin() + n_total, flat.end(), higher);

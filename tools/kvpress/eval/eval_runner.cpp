@@ -1,0 +1,315 @@
+// The evaluation loop: group rows by context, prefill once per (press, ratio), answer, score, measure
+// fidelity against the uncompressed run, append one flushed line per answer.
+#include "eval_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "core/error.h"
+#include "eval/dataset.h"
+#include "eval/scorer.h"
+#include "eval_report.h"
+#include "eval_rows.h"
+#include "model/model.h"
+#include "pipeline/context_session.h"
+#include "pipeline/fidelity.h"
+#include "pipeline/prompt.h"
+#include "press/press_registry.h"
+#include "svg_plot.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvpress::eval {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+// Rows sharing one prefill: kvpress groups by identical context (we also split on the answer prefix,
+// which kvpress asserts is equal inside a group). Query-aware: every row alone, question in the context.
+struct Unit {
+  std::string context;
+  std::string answer_prefix;
+  std::vector<size_t> records;
+  std::vector<std::string> questions;
+};
+
+std::vector<Unit> make_units(const std::vector<TaskRecord>& records, bool query_aware) {
+  std::vector<Unit> units;
+  std::map<std::pair<std::string, std::string>, size_t> index;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const TaskRecord& r = records[i];
+    if (query_aware) {
+      units.push_back({r.context + r.question, r.answer_prefix, {i}, {""}});
+      continue;
+    }
+    auto [it, inserted] = index.emplace(std::make_pair(r.context, r.answer_prefix), units.size());
+    if (inserted) units.push_back({r.context, r.answer_prefix, {}, {}});
+    units[it->second].records.push_back(i);
+    units[it->second].questions.push_back(r.question);
+  }
+  return units;
+}
+
+std::string dump_line(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+class LineWriter {
+ public:
+  explicit LineWriter(const std::filesystem::path& path) : out_(path, std::ios::binary | std::ios::app) {
+    if (!out_) fail(path.string(), ": cannot open for appending");
+    path_ = path.string();
+  }
+  void write(const PredictionRow& row) {
+    out_ << dump_line(row_to_json(row)) << '\n';
+    out_.flush();  // a finished answer survives an interruption
+    if (!out_) fail(path_, ": write failed");
+  }
+
+ private:
+  std::ofstream out_;
+  std::string path_;
+};
+
+bool has_results(const std::filesystem::path& dir) {
+  return std::filesystem::exists(dir / kPredictionsFile) || std::filesystem::exists(dir / kMetricsFile);
+}
+
+}  // namespace
+
+std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Model& model) {
+  DatasetOptions opts;
+  if (!config.data_dir.empty()) opts.data_dir = config.data_dir;
+  opts.seed = config.seed;
+  opts.n_samples = config.samples.value_or(10);
+  opts.split = parse_split(config.split);
+  const Tokenizer& tok = model.tokenizer();
+  opts.codec.encode = [&tok](std::string_view text) { return tok.encode(text, false, false); };
+  opts.codec.decode = [&tok](std::span<const int32_t> ids) { return tok.decode(ids, true); };
+  std::vector<TaskRecord> records = load_dataset(config.dataset, opts);
+  if (config.dataset.starts_with("jsonl:") && config.samples && *config.samples < records.size()) {
+    // A seeded subset in file order (kvpress samples a fraction of the rows with its seed).
+    std::vector<size_t> order(records.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(config.seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    order.resize(*config.samples);
+    std::sort(order.begin(), order.end());
+    std::vector<TaskRecord> subset;
+    for (size_t i : order) subset.push_back(std::move(records[i]));
+    records = std::move(subset);
+  }
+  if (records.empty()) fail("dataset '", config.dataset, "' has no records");
+  return records;
+}
+
+nlohmann::json write_outputs(const EvalConfig& config, const std::vector<TaskRecord>& records,
+                             const std::vector<PressRun>& runs) {
+  const auto& dir = config.out_dir;
+  const LoadedRows loaded = load_predictions(dir / kPredictionsFile);
+  nlohmann::json metrics = compute_metrics(config.dataset, records, loaded.rows, runs);
+  metrics["config"] = config_to_json(config);
+  write_file_atomic(dir / kMetricsFile, metrics.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  write_file_atomic(dir / kSummaryFile, summary_markdown(metrics));
+  write_file_atomic(dir / kScorePlotFile, score_plot_svg({metrics}, {""}));
+  if (has_fidelity(metrics)) write_file_atomic(dir / kFidelityPlotFile, kl_plot_svg({metrics}, {""}));
+  if (config.dataset.starts_with("niah:")) write_file_atomic(dir / kNiahHeatmapFile, niah_heatmap_from_metrics(metrics));
+  return metrics;
+}
+
+EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& pool, const EvalHooks& hooks) {
+  const auto t_start = Clock::now();
+  if (config.out_dir.empty()) fail("--out: an output folder is required");
+  if (config.max_context_length && *config.max_context_length <= 0) fail("--max-context-length must be positive");
+  if (config.max_new_tokens && *config.max_new_tokens < 0) fail("--max-new-tokens must be >= 0");
+  const std::vector<PressRun> runs = plan_runs(config);
+  const std::string scorer = scorer_for_dataset(config.dataset);
+  const auto& dir = config.out_dir;
+  const nlohmann::json config_json = config_to_json(config);
+
+  EvalOutcome outcome;
+  std::set<std::string> done;
+  std::map<std::string, std::vector<int32_t>> baseline_ids;  // item key of the baseline row -> its answer
+  if (has_results(dir)) {
+    if (!config.resume)
+      fail("--out ", dir.string(), " already holds results; pass --resume to continue that run or choose another folder");
+    if (!std::filesystem::exists(dir / kConfigFile))
+      fail("--resume: ", (dir / kConfigFile).string(), " is missing, so the earlier options are unknown");
+    std::ifstream in(dir / kConfigFile);
+    nlohmann::json previous;
+    try {
+      previous = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      fail((dir / kConfigFile).string(), ": not valid JSON (", e.what(), ")");
+    }
+    check_resume_compatible(previous, config_json);
+    LoadedRows loaded = load_predictions(dir / kPredictionsFile);
+    if (loaded.dropped_tail) {
+      // Rewrite without the broken line so appended lines start on a fresh line.
+      std::string text;
+      for (const auto& r : loaded.rows) text += dump_line(row_to_json(r)) + "\n";
+      write_file_atomic(dir / kPredictionsFile, text);
+      outcome.warnings.push_back("dropped an incomplete last line of predictions.jsonl (interrupted write)");
+    }
+    for (const auto& r : loaded.rows) {
+      done.insert(r.key());
+      if (r.press == kNoPress) baseline_ids[r.key()] = r.answer_ids;
+    }
+  }
+  std::filesystem::create_directories(dir);
+  write_file_atomic(dir / kConfigFile, config_json.dump(2) + "\n");
+
+  const std::vector<TaskRecord> records = load_eval_dataset(config, model);
+  for (const auto& r : done) {
+    const int64_t sample = std::stoll(r.substr(0, r.find('|')));
+    if (sample >= (int64_t)records.size())
+      fail("--resume: predictions.jsonl has sample ", sample, " but the dataset has ", records.size(), " records");
+  }
+  const std::vector<Unit> units = make_units(records, config.query_aware);
+  outcome.items_total = (int64_t)(units.size() * runs.size());
+
+  EvalProgress progress;
+  progress.total = outcome.items_total;
+  auto pending = [&](const Unit& u, const PressRun& run) {
+    return std::any_of(u.records.begin(), u.records.end(),
+                       [&](size_t i) { return !done.count(item_key((int64_t)i, run.press, run.ratio)); });
+  };
+  for (const Unit& u : units)
+    for (const PressRun& run : runs) progress.skipped += !pending(u, run);
+  progress.done = outcome.items_skipped = progress.skipped;
+  if (hooks.on_progress) hooks.on_progress(progress);
+  auto finish_item = [&](const PressRun& run, size_t unit_index) {
+    ++outcome.items_run;
+    ++progress.done;
+    progress.elapsed_s = std::chrono::duration<double>(Clock::now() - t_start).count();
+    progress.current = run.press + "@" + ratio_key(run.ratio) + " context " + std::to_string(unit_index + 1) + "/" +
+                       std::to_string(units.size());
+    if (hooks.on_progress) hooks.on_progress(progress);
+    return hooks.stop && hooks.stop->load();
+  };
+
+  LineWriter writer(dir / kPredictionsFile);
+  const Tokenizer& tok = model.tokenizer();
+  const int64_t n_vocab = model.config().n_vocab;
+  try {
+    for (size_t ui = 0; ui < units.size() && !outcome.interrupted; ++ui) {
+      const Unit& u = units[ui];
+      std::vector<const PressRun*> todo;
+      for (const PressRun& run : runs)
+        if (pending(u, run)) todo.push_back(&run);
+      if (todo.empty()) continue;
+
+      const PromptParts parts = split_prompt(model, u.context, config.use_chat_template);
+      std::vector<int32_t> ctx = context_ids(model, parts);
+      if (config.max_context_length && (int64_t)ctx.size() > *config.max_context_length) {
+        outcome.warnings.push_back("context of sample " + std::to_string(u.records.front()) + " truncated from " +
+                                   std::to_string(ctx.size()) + " to " + std::to_string(*config.max_context_length) +
+                                   " tokens");
+        ctx.resize((size_t)*config.max_context_length);
+      }
+      if (ctx.empty()) fail("the context of sample ", u.records.front(), " is empty after tokenization");
+      std::vector<std::vector<int32_t>> qids;
+      for (const std::string& q : u.questions) qids.push_back(question_ids(model, parts, q, u.answer_prefix));
+      auto gen_options = [&](size_t k) {
+        GenerateOptions gen;
+        const int rec_max = records[u.records[k]].max_new_tokens;
+        gen.max_new_tokens = config.max_new_tokens.value_or(rec_max > 0 ? rec_max : 128);
+        gen.check_first_token = false;  // kvpress never stops on the first generated token [quirk, spec §3]
+        return gen;
+      };
+      auto base_row = [&](size_t k, const PressRun& run, const ContextSession& s) {
+        const TaskRecord& rec = records[u.records[k]];
+        PredictionRow row;
+        row.sample = (int64_t)u.records[k];
+        row.task = rec.task;
+        row.press = run.press;
+        row.ratio = run.ratio;
+        row.gold = rec.answers;
+        row.context_tokens = s.context_tokens();
+        row.question_tokens = (int64_t)qids[k].size();
+        row.kv_bytes = s.cache().bytes();
+        row.kv_bytes_full = s.context_tokens() * model.config().kv_bytes_per_token();
+        row.prefill_ms = s.prefill_ms();
+        row.compression_ms = s.compression_ms();
+        row.length = rec.length;
+        row.needle_depth = rec.needle_depth;
+        return row;
+      };
+      auto answer_into = [&](PredictionRow& row, size_t k, ContextSession& s) {
+        const auto t0 = Clock::now();
+        const GenerateResult g = s.ask(qids[k], gen_options(k));
+        row.decode_ms = ms_since(t0);
+        row.answer_ids = g.tokens;
+        row.prediction = tok.decode(g.tokens, true);
+        row.score = row_score(scorer, records[u.records[k]], row.prediction);
+      };
+
+      // The uncompressed run: the baseline rows and, for fidelity, the log-probabilities of its answers.
+      const bool baseline_todo = todo.front()->is_baseline();
+      const bool fidelity_todo = config.fidelity && todo.size() > (baseline_todo ? 1u : 0u);
+      std::vector<std::vector<float>> full_lp(u.records.size());
+      std::vector<std::vector<int32_t>> answers(u.records.size());
+      if (baseline_todo || fidelity_todo) {
+        ContextSession full(model, pool);
+        full.prefill(ctx, nullptr);
+        for (size_t k = 0; k < u.records.size(); ++k) {
+          const std::string key = item_key((int64_t)u.records[k], kNoPress, 0.0);
+          if (done.count(key)) {
+            answers[k] = baseline_ids.at(key);
+            continue;
+          }
+          PredictionRow row = base_row(k, *todo.front(), full);
+          answer_into(row, k, full);
+          answers[k] = row.answer_ids;
+          writer.write(row);
+          ++outcome.rows_written;
+          done.insert(key);
+        }
+        if (fidelity_todo)
+          for (size_t k = 0; k < u.records.size(); ++k) full_lp[k] = full.forced_log_probs(qids[k], answers[k]);
+        if (baseline_todo && finish_item(*todo.front(), ui)) {
+          outcome.interrupted = true;
+          break;
+        }
+      }
+
+      for (const PressRun* run : todo) {
+        if (run->is_baseline()) continue;
+        auto press = make_press(run->press, run->ratio);
+        ContextSession s(model, pool);
+        s.prefill(ctx, press.get());
+        for (size_t k = 0; k < u.records.size(); ++k) {
+          const std::string key = item_key((int64_t)u.records[k], run->press, run->ratio);
+          if (done.count(key)) continue;
+          PredictionRow row = base_row(k, *run, s);
+          answer_into(row, k, s);
+          if (config.fidelity) {
+            const auto t0 = Clock::now();
+            const std::vector<float> lp = s.forced_log_probs(qids[k], answers[k]);
+            row.fidelity = compare_log_probs(full_lp[k], lp, answers[k], n_vocab);
+            row.fidelity_ms = ms_since(t0);
+          }
+          writer.write(row);
+          ++outcome.rows_written;
+          done.insert(key);
+        }
+        if (finish_item(*run, ui)) {
+          outcome.interrupted = true;
+          break;
+        }
+      }
+    }
+  } catch (...) {
+    write_outputs(config, records, runs);  // what finished stays usable
+    throw;
+  }
+  outcome.metrics = write_outputs(config, records, runs);
+  outcome.complete = outcome.metrics.value("complete", false);
+  return outcome;
+}
+
+}  // namespace kvpress::eval
