@@ -1,34 +1,243 @@
-// Attention kernel: per (query head, query) a scores row over the head's entries, softmax, then a
-// weighted sum of values. Memory is O(entries) per worker, never T x T.
+// Attention kernel in tiles (the flash-attention scheme): one work item is a KV head, a block of
+// query tokens and all query heads of the GQA group sharing that KV head (the item's "rows"). Keys
+// are visited in blocks: scores come from the kernels' gemm, the softmax is computed online (running
+// max and sum per row, earlier output rescaled when the max grows) and values are accumulated by a
+// second gemm. Each key/value row is thus read once per block of ~128 query rows instead of once per
+// (token, head), and memory stays O(rows x key block) per worker, never T x T.
 #include "model/attention.h"
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "cache/kv_cache.h"
+#include "core/error.h"
 #include "kernels/kernels.h"
 #include "runtime/thread_pool.h"
 
+// The softmax loops below are written to auto-vectorise; on x86 with GCC they are also compiled for
+// AVX2 and AVX-512 and the best clone is picked at load time (this file has no per-ISA flags).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define KVPRESS_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define KVPRESS_VECTOR_CLONES
+#endif
+
 namespace kvpress {
 namespace {
+
+constexpr int64_t kKeyBlock = 128;       // keys per tile, a multiple of kernels::kGemmTokenPad
+constexpr int64_t kTargetRows = 128;     // query rows (tokens x group heads) per work item
+constexpr int64_t kMinSplitKeys = 512;   // a key split of an item spans at least this many keys
+constexpr int kLanes = 16;               // partial accumulators of the hand-split reductions
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// exp(x) for x <= 0 (0 below -87, including -inf), relative error ~2e-7. Branch-free, unlike
+// std::exp, so that loops calling it vectorise: exp(x) = 2^n * exp(r) with n = round(x / ln 2),
+// r = x - n ln 2 (Cody-Waite split of ln 2, |r| <= ln 2 / 2), exp(r) by its degree-7 Taylor
+// polynomial (truncation error < 6e-9).
+inline float exp_nonpositive(float x) {
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
+  const float xc = x < -87.0f ? -87.0f : x;
+  const float n = (xc * kLog2e + kRound) - kRound;
+  const float r = (xc - n * kLn2Hi) - n * kLn2Lo;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const float two_n = std::bit_cast<float>(((int32_t)n + 127) << 23);  // n in [-126, 0]: a normal float
+  return x < -87.0f ? 0.0f : p * two_n;
+}
+
+// One row of a score tile, s[0..n) for keys at positions pos[0..n): masks keys after q_pos (unless
+// the caller knows all are visible), folds the tile into the row's running max and sum and turns s
+// into unnormalised probabilities exp(s - max). Returns the factor by which the row's accumulated
+// output must be rescaled (1 when the max did not move; 0 for the first visible tile).
+KVPRESS_VECTOR_CLONES
+float softmax_tile_row(float* s, int64_t n, const int32_t* pos, int32_t q_pos, bool all_visible, float* row_max,
+                       float* row_sum) {
+  if (!all_visible)
+    for (int64_t j = 0; j < n; ++j) s[j] = pos[j] <= q_pos ? s[j] : kNegInf;
+  // Float max and sum reductions only vectorise when split into lanes by hand (no -ffast-math).
+  float lanes[kLanes];
+  std::fill(lanes, lanes + kLanes, kNegInf);
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] = s[j + l] > lanes[l] ? s[j + l] : lanes[l];
+  float tile_max = kNegInf;
+  for (; j < n; ++j) tile_max = std::max(tile_max, s[j]);
+  for (float v : lanes) tile_max = std::max(tile_max, v);
+  if (tile_max == kNegInf) {  // nothing visible in this tile: the row is unchanged
+    std::fill(s, s + n, 0.0f);
+    return 1.0f;
+  }
+  const float new_max = std::max(*row_max, tile_max);
+  std::fill(lanes, lanes + kLanes, 0.0f);
+  for (j = 0; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float e = exp_nonpositive(s[j + l] - new_max);
+      s[j + l] = e;
+      lanes[l] += e;
+    }
+  float tile_sum = 0.0f;
+  for (; j < n; ++j) {
+    s[j] = exp_nonpositive(s[j] - new_max);
+    tile_sum += s[j];
+  }
+  for (float v : lanes) tile_sum += v;
+  const float correction = *row_max == new_max ? 1.0f : exp_nonpositive(*row_max - new_max);
+  *row_sum = *row_sum * correction + tile_sum;
+  *row_max = new_max;
+  return correction;
+}
+
+// One work item: KV head `head_kv`, query tokens [token_begin, token_begin + n_tokens) with all the
+// group's heads, keys [key_begin, key_end) of that head.
+struct Item {
+  int64_t head_kv, token_begin, n_tokens, key_begin, key_end;
+};
+
+// Per-thread tiles; pool workers live as long as the pool, so these are allocated once.
+struct Scratch {
+  std::vector<float> q;           // [rows, head_dim], pre-scaled by 1/sqrt(head_dim)
+  std::vector<int32_t> q_pos;     // [rows]
+  std::vector<float> keys_t;      // [head_dim, key block padded]: keys transposed for the score gemm
+  std::vector<float> scores;      // [rows, key block padded]: scores, then probabilities
+  std::vector<float> values;      // [key block, head_dim padded]: only when head_dim % 16 != 0
+  std::vector<float> acc;         // [rows, head_dim padded]: unnormalised output
+  std::vector<float> row_max, row_sum;  // [rows]
+};
+thread_local Scratch t_scratch;
+
+template <class T>
+T* sized(std::vector<T>& v, int64_t n) {
+  if ((int64_t)v.size() < n) v.resize((size_t)n);
+  return v.data();
+}
+
+class TiledAttention {
+ public:
+  TiledAttention(const float* q, const int32_t* q_pos, const KvCache& cache, int64_t layer, const AttentionShape& shape)
+      : q_(q), q_pos_(q_pos), cache_(cache), layer_(layer), shape_(shape), d_(shape.head_dim),
+        d_pad_(round_up(shape.head_dim, kernels::kGemmTokenPad)), group_(shape.n_heads / shape.n_heads_kv),
+        scale_(1.0f / std::sqrt((float)shape.head_dim)), ks_(kernels::active_kernels()) {}
+
+  // Runs one item and leaves its unnormalised output and row statistics in the thread's scratch.
+  // Returns the number of rows.
+  int64_t run(const Item& item, Scratch& sc) const {
+    const int64_t m = item.n_tokens * group_;
+    float* q = sized(sc.q, m * d_);
+    int32_t* q_pos = sized(sc.q_pos, m);
+    int32_t q_min = std::numeric_limits<int32_t>::max(), q_max = std::numeric_limits<int32_t>::min();
+    for (int64_t t = 0; t < item.n_tokens; ++t) {
+      const int64_t token = item.token_begin + t;
+      const float* src = q_ + (token * shape_.n_heads + item.head_kv * group_) * d_;  // the group's heads
+      for (int64_t i = 0; i < group_ * d_; ++i) q[t * group_ * d_ + i] = src[i] * scale_;
+      std::fill(q_pos + t * group_, q_pos + (t + 1) * group_, q_pos_[token]);
+      q_min = std::min(q_min, q_pos_[token]);
+      q_max = std::max(q_max, q_pos_[token]);
+    }
+    float* acc = sized(sc.acc, m * d_pad_);
+    std::fill(acc, acc + m * d_pad_, 0.0f);
+    float* row_max = sized(sc.row_max, m);
+    float* row_sum = sized(sc.row_sum, m);
+    std::fill(row_max, row_max + m, kNegInf);
+    std::fill(row_sum, row_sum + m, 0.0f);
+
+    const float* keys = cache_.keys(layer_, item.head_kv);
+    const float* values = cache_.values(layer_, item.head_kv);
+    const int32_t* pos = cache_.positions(layer_, item.head_kv);
+    float* keys_t = sized(sc.keys_t, d_ * kKeyBlock);
+    float* scores = sized(sc.scores, m * kKeyBlock);
+    for (int64_t k0 = item.key_begin; k0 < item.key_end; k0 += kKeyBlock) {
+      const int64_t bk = std::min(kKeyBlock, item.key_end - k0);
+      const auto [p_min, p_max] = std::minmax_element(pos + k0, pos + k0 + bk);
+      if (*p_min > q_max) continue;  // every key of the block is after every query
+      const bool all_visible = *p_max <= q_min;
+      // Scores [m, bk] = q [m, d] x keys^T: the gemm wants its right operand column-major.
+      const int64_t ld = round_up(bk, kernels::kGemmTokenPad);
+      for (int64_t i = 0; i < d_; ++i) {
+        float* dst = keys_t + i * ld;
+        for (int64_t j = 0; j < bk; ++j) dst[j] = keys[(k0 + j) * d_ + i];
+        std::fill(dst + bk, dst + ld, 0.0f);
+      }
+      ks_.gemm_f32(q, d_, m, keys_t, ld, bk, scores, ld, d_, false);
+      for (int64_t r = 0; r < m; ++r) {
+        float* s = scores + r * ld;
+        if (!all_visible && q_pos[r] < *p_min) {  // the row sees nothing of this block
+          std::fill(s, s + bk, 0.0f);
+          continue;
+        }
+        const float correction = softmax_tile_row(s, bk, pos + k0, q_pos[r], all_visible, &row_max[r], &row_sum[r]);
+        if (correction != 1.0f)
+          for (int64_t i = 0; i < d_; ++i) acc[r * d_pad_ + i] *= correction;
+      }
+      // acc [m, d] += probabilities [m, bk] x values [bk, d] (value rows are already gemm-shaped).
+      const float* v = values + k0 * d_;
+      if (d_pad_ != d_) {  // the gemm reads whole groups of 16 columns: pad the rows
+        float* vp = sized(sc.values, kKeyBlock * d_pad_);
+        for (int64_t j = 0; j < bk; ++j) {
+          std::copy(v + j * d_, v + (j + 1) * d_, vp + j * d_pad_);
+          std::fill(vp + j * d_pad_ + d_, vp + (j + 1) * d_pad_, 0.0f);
+        }
+        v = vp;
+      }
+      ks_.gemm_f32(scores, ld, m, v, d_pad_, d_, acc, d_pad_, bk, true);
+    }
+    return m;
+  }
+
+  // out rows of the item = acc / row_sum (zero for rows that saw no key).
+  void write_output(const Item& item, const float* acc, const float* row_sum, float* out) const {
+    for (int64_t t = 0; t < item.n_tokens; ++t)
+      for (int64_t g = 0; g < group_; ++g) {
+        const int64_t r = t * group_ + g;
+        float* o = out + ((item.token_begin + t) * shape_.n_heads + item.head_kv * group_ + g) * d_;
+        const float inv = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
+        for (int64_t i = 0; i < d_; ++i) o[i] = acc[r * d_pad_ + i] * inv;
+      }
+  }
+
+  int64_t d_pad() const { return d_pad_; }
+  int64_t group() const { return group_; }
+
+ private:
+  const float* q_;
+  const int32_t* q_pos_;
+  const KvCache& cache_;
+  int64_t layer_;
+  AttentionShape shape_;
+  int64_t d_, d_pad_, group_;
+  float scale_;
+  const kernels::KernelSet& ks_;
+};
 
 // Fills probs with softmax(q.k_j * scale) over visible entries (masked ones get 0).
 int64_t softmax_row(const float* q, int32_t q_pos, const float* keys, const int32_t* pos, int64_t n, int64_t d,
                     float scale, float* probs) {
   const auto& ks = kernels::active_kernels();
-  float max_score = -std::numeric_limits<float>::infinity();
+  float max_score = kNegInf;
   for (int64_t j = 0; j < n; ++j) {
     if (pos[j] > q_pos) {
-      probs[j] = -std::numeric_limits<float>::infinity();
+      probs[j] = kNegInf;
       continue;
     }
     const float s = ks.dot_f32(q, keys + j * d, d) * scale;
     probs[j] = s;
     max_score = std::max(max_score, s);
   }
-  if (max_score == -std::numeric_limits<float>::infinity()) {
+  if (max_score == kNegInf) {
     std::fill(probs, probs + n, 0.0f);
     return n;
   }
@@ -55,30 +264,85 @@ int64_t attention_probs(const float* q, int32_t q_pos, const KvCache& cache, int
 
 void attention(const float* q, const int32_t* q_pos, int64_t n_tokens, const KvCache& cache, int64_t layer,
                const AttentionShape& shape, float* out, ThreadPool& pool) {
-  const int64_t d = shape.head_dim;
-  const int64_t group = shape.n_heads / shape.n_heads_kv;
-  const float scale = 1.0f / std::sqrt((float)d);
+  KV_CHECK(shape.n_heads_kv > 0 && shape.n_heads % shape.n_heads_kv == 0);
+  KV_CHECK(shape.head_dim == cache.head_dim() && shape.n_heads_kv == cache.n_heads_kv());
+  if (n_tokens <= 0) return;
+  const TiledAttention tiled(q, q_pos, cache, layer, shape);
+  const int64_t group = tiled.group(), d = shape.head_dim, d_pad = tiled.d_pad();
+
+  // Query blocks of about kTargetRows rows, of equal size so that items cost about the same.
+  const int64_t max_block_tokens = std::max<int64_t>(1, kTargetRows / group);
+  const int64_t n_blocks = (n_tokens + max_block_tokens - 1) / max_block_tokens;
+  const int64_t block_tokens = (n_tokens + n_blocks - 1) / n_blocks;
+  // Too few items to feed every thread (decoding): split each head's keys into ranges whose partial
+  // results are merged afterwards (the split-K of flash-decoding).
   int64_t max_len = 0;
   for (int64_t h = 0; h < shape.n_heads_kv; ++h) max_len = std::max(max_len, cache.length(layer, h));
-  std::vector<std::vector<float>> scratch((size_t)pool.n_threads());
-  const auto& ks = kernels::active_kernels();
-  // Work items: (token, query head) pairs, contiguous by token so neighbours share cache lines.
-  pool.parallel_for(n_tokens * shape.n_heads, 4, [&](int64_t begin, int64_t end, int thread) {
-    auto& probs = scratch[thread];
-    probs.resize((size_t)max_len);
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / shape.n_heads, h = item % shape.n_heads;
-      const int64_t g = h / group;
-      const int64_t n = cache.length(layer, g);
-      const float* qv = q + (t * shape.n_heads + h) * d;
-      float* o = out + (t * shape.n_heads + h) * d;
-      softmax_row(qv, q_pos[t], cache.keys(layer, g), cache.positions(layer, g), n, d, scale, probs.data());
-      std::fill(o, o + d, 0.0f);
-      const float* values = cache.values(layer, g);
-      for (int64_t j = 0; j < n; ++j)
-        if (probs[j] != 0.0f) ks.axpy_f32(probs[j], values + j * d, o, d);
+  const int64_t n_unsplit = shape.n_heads_kv * n_blocks;
+  int64_t n_splits = 1;
+  if (n_unsplit < pool.n_threads())
+    n_splits = std::clamp<int64_t>(max_len / kMinSplitKeys, 1, (pool.n_threads() + n_unsplit - 1) / n_unsplit);
+
+  // Items, latest query blocks first: under the causal mask they see the most keys, and starting
+  // with the longest items balances the dynamic schedule below.
+  std::vector<Item> items;
+  items.reserve((size_t)(n_unsplit * n_splits));
+  for (int64_t b = n_blocks - 1; b >= 0; --b) {
+    const int64_t t0 = b * block_tokens, nt = std::min(block_tokens, n_tokens - t0);
+    if (nt <= 0) continue;
+    for (int64_t h = 0; h < shape.n_heads_kv; ++h) {
+      const int64_t n = cache.length(layer, h);
+      // Split boundaries on key-block multiples, so that split tiles are full tiles (a split may be empty).
+      const auto bound = [&](int64_t s) { return std::min(n, round_up(n * s / n_splits, kKeyBlock)); };
+      for (int64_t s = 0; s < n_splits; ++s) items.push_back({h, t0, nt, bound(s), bound(s + 1)});
+    }
+  }
+
+  // Split items keep their partial state ([rows, d_pad] accumulator, row max and sum) for the merge.
+  const int64_t rows_max = block_tokens * group;
+  std::vector<float> partial_acc, partial_max, partial_sum;
+  if (n_splits > 1) {
+    partial_acc.resize(items.size() * (size_t)(rows_max * d_pad));
+    partial_max.resize(items.size() * (size_t)rows_max);
+    partial_sum.resize(items.size() * (size_t)rows_max);
+  }
+  std::atomic<size_t> next{0};
+  pool.run_on_all([&](int) {
+    Scratch& sc = t_scratch;
+    for (size_t i = next.fetch_add(1); i < items.size(); i = next.fetch_add(1)) {
+      const int64_t m = tiled.run(items[i], sc);
+      if (n_splits == 1) {
+        tiled.write_output(items[i], sc.acc.data(), sc.row_sum.data(), out);
+      } else {
+        std::copy(sc.acc.data(), sc.acc.data() + m * d_pad, &partial_acc[i * rows_max * d_pad]);
+        std::copy(sc.row_max.data(), sc.row_max.data() + m, &partial_max[i * rows_max]);
+        std::copy(sc.row_sum.data(), sc.row_sum.data() + m, &partial_sum[i * rows_max]);
+      }
     }
   });
+  if (n_splits == 1) return;
+
+  // Merge the splits of each (query block, head): rescale each to the common max, then normalise.
+  std::vector<float> acc((size_t)(rows_max * d_pad)), sum((size_t)rows_max);
+  for (size_t first = 0; first < items.size(); first += (size_t)n_splits) {
+    const int64_t m = items[first].n_tokens * group;
+    for (int64_t r = 0; r < m; ++r) {
+      float max = kNegInf;
+      for (int64_t s = 0; s < n_splits; ++s) max = std::max(max, partial_max[(first + s) * rows_max + r]);
+      sum[r] = 0.0f;
+      std::fill(&acc[r * d_pad], &acc[r * d_pad] + d, 0.0f);
+      if (max == kNegInf) continue;
+      for (int64_t s = 0; s < n_splits; ++s) {
+        const float m_s = partial_max[(first + s) * rows_max + r];
+        if (m_s == kNegInf) continue;
+        const float f = exp_nonpositive(m_s - max);
+        sum[r] += f * partial_sum[(first + s) * rows_max + r];
+        const float* a = &partial_acc[((first + s) * rows_max + r) * d_pad];
+        for (int64_t i = 0; i < d; ++i) acc[r * d_pad + i] += f * a[i];
+      }
+    }
+    tiled.write_output(items[first], acc.data(), sum.data(), out);
+  }
 }
 
 }  // namespace kvpress

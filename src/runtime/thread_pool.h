@@ -1,6 +1,8 @@
 // A fixed pool of worker threads running parallel_for over index ranges.
-// Thread-safety: one parallel_for at a time per pool (callers serialise); workers are owned.
+// Thread-safety: one parallel_for / run_on_all at a time per pool (callers serialise); workers are owned.
 #pragma once
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -12,8 +14,14 @@ namespace kvpress {
 
 class ThreadPool {
  public:
-  // n_threads counts the calling thread: ThreadPool(1) runs everything inline.
-  explicit ThreadPool(int n_threads);
+  // How long an idle worker (and a caller waiting for workers) polls before sleeping. Decoding issues
+  // a few hundred small jobs per token, microseconds apart: polling avoids a futex wake-up and a
+  // context switch for each, and is bounded so that an idle pool does not burn CPU.
+  static constexpr std::chrono::microseconds kDefaultSpin{200};
+
+  // n_threads counts the calling thread: ThreadPool(1) runs everything inline. spin = 0 makes
+  // workers sleep on a condition variable as soon as they are idle.
+  explicit ThreadPool(int n_threads, std::chrono::microseconds spin = kDefaultSpin);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -29,17 +37,25 @@ class ThreadPool {
 
  private:
   void worker_loop(int index);
+  // Polls `ready` for up to spin_; true as soon as it holds.
+  template <class Ready>
+  bool spin_until(Ready ready) const;
 
   int n_threads_;
+  std::chrono::microseconds spin_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable done_;
+  std::condition_variable wake_;  // idle workers sleep here
+  std::condition_variable done_;  // the caller sleeps here until pending_ is 0
+  // Written by the caller before generation_ is bumped (release); workers read it after seeing
+  // the new generation (acquire) and before decrementing pending_.
   const std::function<void(int)>* job_ = nullptr;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
-  std::exception_ptr error_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  int n_sleeping_ = 0;            // workers inside wake_.wait; guarded by mutex_
+  bool caller_sleeping_ = false;  // caller inside done_.wait; guarded by mutex_
+  std::exception_ptr error_;      // first exception of the current job; guarded by mutex_
 };
 
 // Number of hardware threads (at least 1).

@@ -68,7 +68,7 @@ void add_answer_command(CLI::App& app, Action& action) {
           {"generated_tokens", s.generated_tokens},
           {"decode_tokens_per_s", s.decode_ms > 0 ? s.generated_tokens * 1000.0 / s.decode_ms : 0.0},
       };
-      std::printf("%s\n", j.dump(2).c_str());
+      std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       return 0;
     };
   });

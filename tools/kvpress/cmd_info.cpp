@@ -48,7 +48,7 @@ void add_info_command(CLI::App& app, Action& action) {
           {"kv_bytes_per_token", c.kv_bytes_per_token()},
       };
       if (args->json) {
-        std::printf("%s\n", j.dump(2).c_str());
+        std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         return 0;
       }
       for (auto it = j.begin(); it != j.end(); ++it)

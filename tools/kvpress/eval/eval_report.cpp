@@ -16,6 +16,14 @@ namespace {
 
 using nlohmann::json;
 
+// Read-only member access that yields null for a missing key (metrics.json files may come from older runs).
+const json& at(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 std::string fmt(double v, const char* f = "%.2f") {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -37,7 +45,7 @@ std::vector<double> ratios_of(const std::vector<json>& metrics) {
   std::map<std::string, double> by_key;
   for (const json& m : metrics)
     for (const json& e : m.value("results", json::array()))
-      if (!is_baseline(e)) by_key.emplace(ratio_key(e["ratio"].get<double>()), e["ratio"].get<double>());
+      if (!is_baseline(e)) by_key.emplace(ratio_key(at(e, "ratio").get<double>()), at(e, "ratio").get<double>());
   std::vector<double> out;
   for (const auto& [k, r] : by_key) out.push_back(r);
   std::sort(out.begin(), out.end());
@@ -48,7 +56,7 @@ std::vector<double> ratios_of(const std::vector<json>& metrics) {
 std::vector<std::string> presses_of(const json& metrics) {
   std::vector<std::string> out;
   for (const json& e : metrics.value("results", json::array())) {
-    const std::string p = e["press"].get<std::string>();
+    const std::string p = at(e, "press").get<std::string>();
     if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
   }
   return out;
@@ -56,7 +64,7 @@ std::vector<std::string> presses_of(const json& metrics) {
 
 const json* find_entry(const json& metrics, const std::string& press, double ratio) {
   for (const json& e : metrics.value("results", json::array()))
-    if (e["press"] == press && (is_baseline(e) || ratio_key(e["ratio"].get<double>()) == ratio_key(ratio))) return &e;
+    if (at(e, "press") == press && (is_baseline(e) || ratio_key(at(e, "ratio").get<double>()) == ratio_key(ratio))) return &e;
   return nullptr;
 }
 
@@ -73,11 +81,11 @@ std::string score_table(const std::vector<json>& metrics, const std::vector<std:
       out += "| " + md(press + (base ? " (baseline, ratio 0)" : "") + suffixes[i]) + " |";
       if (ratios.empty()) {
         const json* e = find_entry(metrics[i], press, 0);
-        out += " " + (e ? cell((*e)["score"]) : "–") + " |";
+        out += " " + (e ? cell(at(*e, "score")) : "–") + " |";
       }
       for (double r : ratios) {
         const json* e = find_entry(metrics[i], press, r);
-        out += " " + (e ? cell((*e)["score"]) : "–") + " |";
+        out += " " + (e ? cell(at(*e, "score")) : "–") + " |";
       }
       out += "\n";
     }
@@ -90,12 +98,12 @@ std::string fidelity_table(const std::vector<json>& metrics, const std::vector<s
       "|---|---:|---:|---:|---:|---:|---:|\n";
   for (size_t i = 0; i < metrics.size(); ++i)
     for (const json& e : metrics[i].value("results", json::array())) {
-      if (!e["fidelity"].is_object()) continue;
-      const json& f = e["fidelity"];
-      out += "| " + md(e["press"].get<std::string>() + suffixes[i]) + " | " + ratio_key(e["ratio"].get<double>()) +
-             " | " + cell(f["kl_mean"], "%.4f") + " | " + cell(f["kl_max"], "%.4f") + " | " +
-             cell(f["top1_agreement"], "%.3f") + " | " + cell(f["log_likelihood_ratio_mean"], "%.3f") + " | " +
-             std::to_string(f["n"].get<int64_t>()) + " |\n";
+      if (!at(e, "fidelity").is_object()) continue;
+      const json& f = at(e, "fidelity");
+      out += "| " + md(at(e, "press").get<std::string>() + suffixes[i]) + " | " + ratio_key(at(e, "ratio").get<double>()) +
+             " | " + cell(at(f, "kl_mean"), "%.4f") + " | " + cell(at(f, "kl_max"), "%.4f") + " | " +
+             cell(at(f, "top1_agreement"), "%.3f") + " | " + cell(at(f, "log_likelihood_ratio_mean"), "%.3f") + " | " +
+             std::to_string(at(f, "n").get<int64_t>()) + " |\n";
     }
   return out;
 }
@@ -109,10 +117,10 @@ std::vector<PlotSeries> series_of(const std::vector<json>& metrics, const std::v
       s.name = press + suffixes[i];
       s.baseline = press == kNoPress;
       if (s.baseline && kl) continue;  // KL of the baseline with itself is 0 by definition
-      for (const json& e : metrics[i]["results"]) {
-        if (e["press"] != press) continue;
-        const json& y = kl ? (e["fidelity"].is_object() ? e["fidelity"]["kl_mean"] : json(nullptr)) : e["score"];
-        if (y.is_number()) s.points.push_back({e["ratio"].get<double>(), y.get<double>()});
+      for (const json& e : at(metrics[i], "results")) {
+        if (at(e, "press") != press) continue;
+        const json& y = kl ? (at(e, "fidelity").is_object() ? at(at(e, "fidelity"), "kl_mean") : json(nullptr)) : at(e, "score");
+        if (y.is_number()) s.points.push_back({at(e, "ratio").get<double>(), y.get<double>()});
       }
       if (!s.points.empty()) out.push_back(std::move(s));
     }
@@ -153,7 +161,7 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& tex
 
 bool has_fidelity(const json& metrics) {
   for (const json& e : metrics.value("results", json::array()))
-    if (e["fidelity"].is_object()) return true;
+    if (at(e, "fidelity").is_object()) return true;
   return false;
 }
 
@@ -175,16 +183,16 @@ std::string summary_markdown(const json& metrics) {
   // Per task.
   std::set<std::string> tasks;
   for (const json& e : metrics.value("results", json::array()))
-    for (const auto& [t, v] : e["tasks"].items()) tasks.insert(t);
+    for (const auto& [t, v] : at(e, "tasks").items()) tasks.insert(t);
   if (!tasks.empty()) {
     out += "## Per task\n\n| press | ratio |";
     std::string rule = "|---|---:|";
     for (const auto& t : tasks) out += " " + md(t) + " |", rule += "---:|";
     out += " n |\n" + rule + "---:|\n";
-    for (const json& e : metrics["results"]) {
-      out += "| " + md(e["press"].get<std::string>()) + " | " + ratio_key(e["ratio"].get<double>()) + " |";
-      for (const auto& t : tasks) out += " " + (e["tasks"].contains(t) ? cell(e["tasks"][t]["score"]) : "–") + " |";
-      out += " " + std::to_string(e["n"].get<int64_t>()) + "/" + std::to_string(e["n_expected"].get<int64_t>()) + " |\n";
+    for (const json& e : at(metrics, "results")) {
+      out += "| " + md(at(e, "press").get<std::string>()) + " | " + ratio_key(at(e, "ratio").get<double>()) + " |";
+      for (const auto& t : tasks) out += " " + (at(e, "tasks").contains(t) ? cell(at(at(e, "tasks")[t], "score")) : "–") + " |";
+      out += " " + std::to_string(at(e, "n").get<int64_t>()) + "/" + std::to_string(at(e, "n_expected").get<int64_t>()) + " |\n";
     }
     out += "\n";
   }
@@ -197,10 +205,10 @@ std::string summary_markdown(const json& metrics) {
          "| press | ratio | context tokens | KV kept | KV MiB | prefill ms | compression ms | decode ms |\n"
          "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const json& e : metrics.value("results", json::array()))
-    out += "| " + md(e["press"].get<std::string>()) + " | " + ratio_key(e["ratio"].get<double>()) + " | " +
-           cell(e["context_tokens_mean"], "%.0f") + " | " + cell(e["kv_kept_fraction"], "%.3f") + " | " +
-           fmt(e["kv_bytes_mean"].get<double>() / (1024.0 * 1024.0), "%.3f") + " | " + cell(e["prefill_ms_mean"], "%.1f") +
-           " | " + cell(e["compression_ms_mean"], "%.1f") + " | " + cell(e["decode_ms_mean"], "%.1f") + " |\n";
+    out += "| " + md(at(e, "press").get<std::string>()) + " | " + ratio_key(at(e, "ratio").get<double>()) + " | " +
+           cell(at(e, "context_tokens_mean"), "%.0f") + " | " + cell(at(e, "kv_kept_fraction"), "%.3f") + " | " +
+           fmt(at(e, "kv_bytes_mean").get<double>() / (1024.0 * 1024.0), "%.3f") + " | " + cell(at(e, "prefill_ms_mean"), "%.1f") +
+           " | " + cell(at(e, "compression_ms_mean"), "%.1f") + " | " + cell(at(e, "decode_ms_mean"), "%.1f") + " |\n";
   out += "\nFiles: predictions.jsonl (one line per answer), metrics.json, score_vs_ratio.svg";
   if (has_fidelity(metrics)) out += ", kl_vs_ratio.svg";
   if (metrics.value("dataset", std::string()).starts_with("niah:")) out += ", niah_heatmap.svg";
@@ -228,12 +236,12 @@ std::string niah_heatmap_from_metrics(const json& metrics) {
   std::vector<HeatmapPanel> panels;
   for (const json& e : metrics.value("results", json::array())) {
     if (!e.contains("niah_grid")) continue;
-    const json& g = e["niah_grid"];
+    const json& g = at(e, "niah_grid");
     HeatmapPanel p;
-    p.title = e["press"].get<std::string>() + (is_baseline(e) ? "" : " @ " + ratio_key(e["ratio"].get<double>()));
-    p.lengths = g["lengths"].get<std::vector<int>>();
-    p.depths = g["depths"].get<std::vector<int>>();
-    for (const json& line : g["scores"]) {
+    p.title = at(e, "press").get<std::string>() + (is_baseline(e) ? "" : " @ " + ratio_key(at(e, "ratio").get<double>()));
+    p.lengths = at(g, "lengths").get<std::vector<int>>();
+    p.depths = at(g, "depths").get<std::vector<int>>();
+    for (const json& line : at(g, "scores")) {
       std::vector<std::optional<double>> row;
       for (const json& v : line) row.push_back(v.is_number() ? std::optional<double>(v.get<double>()) : std::nullopt);
       p.scores.push_back(row);
@@ -274,11 +282,11 @@ MergedReport merge_reports(const std::vector<std::filesystem::path>& dirs) {
   for (size_t i = 0; i < metrics.size(); ++i)
     for (const std::string& press : presses_of(metrics[i])) {
       json points = json::array();
-      for (const json& e : metrics[i]["results"])
-        if (e["press"] == press)
-          points.push_back({{"ratio", e["ratio"]},
-                            {"score", e["score"]},
-                            {"kl_mean", e["fidelity"].is_object() ? e["fidelity"]["kl_mean"] : json(nullptr)}});
+      for (const json& e : at(metrics[i], "results"))
+        if (at(e, "press") == press)
+          points.push_back({{"ratio", at(e, "ratio")},
+                            {"score", at(e, "score")},
+                            {"kl_mean", at(e, "fidelity").is_object() ? at(at(e, "fidelity"), "kl_mean") : json(nullptr)}});
       series.push_back({{"name", press + suffixes[i]},
                         {"folder", dirs[i].string()},
                         {"model", metrics[i].value("config", json::object()).value("model_file", std::string("?"))},

@@ -143,7 +143,10 @@ std::string line_plot_svg(const std::vector<PlotSeries>& series, const LinePlotO
              "\" y2=\"" + num(py(pts.front().second)) + "\" stroke-width=\"2\"" + dash_attr + "/>\n";
     } else if (!pts.empty()) {
       svg += "<polyline fill=\"none\" stroke-width=\"2\"" + dash_attr + " points=\"";
-      for (size_t i = 0; i < pts.size(); ++i) svg += (i ? " " : "") + num(px(pts[i].first)) + "," + num(py(pts[i].second));
+      for (size_t i = 0; i < pts.size(); ++i) {
+        if (i) svg += ' ';
+        svg += num(px(pts[i].first)) + "," + num(py(pts[i].second));
+      }
       svg += "\"/>\n";
       for (const auto& [x, y] : pts) {
         svg += "<circle cx=\"" + num(px(x)) + "\" cy=\"" + num(py(y)) + "\" r=\"3.5\"><title>" + xml_escape(s.name) +
@@ -183,7 +186,8 @@ std::string heatmap_svg(const std::vector<HeatmapPanel>& panels, const std::stri
       svg += text(ox + pad_left - 6, y + cell_h / 2.0 + 4, std::to_string(p.depths[d]) + "%", "text-anchor=\"end\"");
       for (size_t l = 0; l < p.lengths.size(); ++l) {
         const double x = ox + pad_left + cell_w * (double)l;
-        const std::optional<double> v = d < p.scores.size() && l < p.scores[d].size() ? p.scores[d][l] : std::nullopt;
+        std::optional<double> v;
+        if (d < p.scores.size() && l < p.scores[d].size()) v = p.scores[d][l];
         svg += "<rect class=\"cell\" x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + std::to_string(cell_w) +
                "\" height=\"" + std::to_string(cell_h) + "\" fill=\"" + (v ? score_colour(*v) : "#dddddd") +
                "\" stroke=\"white\"/>\n";

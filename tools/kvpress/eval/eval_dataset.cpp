@@ -1,0 +1,41 @@
+// Loads the evaluation dataset with the model's tokenizer. Kept apart from the runner because
+// eval/ruler_generator.h and pipeline/prompt.h both declare kvpress::PromptParts.
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "core/error.h"
+#include "eval/dataset.h"
+#include "eval_runner.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvpress::eval {
+
+std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Model& model) {
+  DatasetOptions opts;
+  if (!config.data_dir.empty()) opts.data_dir = config.data_dir;
+  opts.seed = config.seed;
+  opts.n_samples = config.samples.value_or(10);
+  opts.split = parse_split(config.split);
+  const Tokenizer& tok = model.tokenizer();
+  opts.codec.encode = [&tok](std::string_view text) { return tok.encode(text, false, false); };
+  opts.codec.decode = [&tok](std::span<const int32_t> ids) { return tok.decode(ids, true); };
+  std::vector<TaskRecord> records = load_dataset(config.dataset, opts);
+  if (config.dataset.starts_with("jsonl:") && config.samples && *config.samples < records.size()) {
+    // A seeded subset in file order (kvpress samples a fraction of the rows with its seed).
+    std::vector<size_t> order(records.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(config.seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    order.resize(*config.samples);
+    std::sort(order.begin(), order.end());
+    std::vector<TaskRecord> subset;
+    for (size_t i : order) subset.push_back(std::move(records[i]));
+    records = std::move(subset);
+  }
+  if (records.empty()) fail("dataset '", config.dataset, "' has no records");
+  return records;
+}
+
+}  // namespace kvpress::eval
