@@ -10,6 +10,7 @@
 #include <map>
 #include <numeric>
 
+#include "core/error.h"
 #include "press/press_registry.h"
 #include "press_reference.h"
 #include "press_test_util.h"
@@ -249,6 +250,31 @@ TEST_P(PressScores, RandomSeededDrawsRepeatEveryLayer) {
     layers_differ |= kept_positions(b.cache, 0, h) != kept_positions(b.cache, 1, h);
   }
   EXPECT_TRUE(layers_differ) << "unseeded draws should continue across layers";
+}
+
+// kvpress asserts these requirements; we throw Error naming the press and the numbers.
+TEST_P(PressScores, RequirementsAreErrors) {
+  auto model = model_for(GetParam());
+  ThreadPool pool(1);
+  struct Case { std::string spec; int64_t n_tokens; std::string piece; };
+  const Case cases[] = {{"snapkv", 64, "needs more than window_size=64 context tokens (got 64"},
+                        {"adakv_snapkv", 20, "needs more than window_size=64"},
+                        {"streaming_llm:n_sink=8", 8, "more context entries than n_sink=8"},
+                        {"expected_attention", 4, "more context tokens than n_sink=4"},
+                        {"tova", 1, "needs at least 2 context tokens"}};
+  for (const auto& c : cases) {
+    auto press = make_press(c.spec, 0.5);
+    try {
+      prefill(*model, tiny_token_ids(c.n_tokens, 1), press.get(), pool);
+      ADD_FAILURE() << "no error for " << c.spec << " on " << c.n_tokens << " tokens";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.piece), std::string::npos) << e.what();
+    }
+  }
+  // Just above the requirement it works.
+  auto press = make_press("snapkv", 0.5);
+  const auto run = prefill(*model, tiny_token_ids(65, 1), press.get(), pool);
+  EXPECT_EQ(run.cache.length(0, 0), 32);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, PressScores, ::testing::Values("llama", "qwen2", "qwen3"));

@@ -64,7 +64,11 @@ TEST(EvalAggregation, RowScores) {
 
 TEST(EvalAggregation, PerTaskPerPressPerRatio) {
   std::vector<PredictionRow> rows;
-  for (int64_t i = 0; i < 4; ++i) rows.push_back(row(i, kRuler, "no_press", 0.0, kRuler[(size_t)i].answers[0]));
+  for (int64_t i = 0; i < 4; ++i) {
+    std::string all;  // every reference: a perfect answer
+    for (const auto& a : kRuler[(size_t)i].answers) all += a + " ";
+    rows.push_back(row(i, kRuler, "no_press", 0.0, all));
+  }
   const char* preds[] = {" The number is 1234.\n", "none", "x and y", "I think PARIS"};
   for (int64_t i = 0; i < 4; ++i) rows.push_back(row(i, kRuler, "knorm", 0.5, preds[i]));
   rows.push_back(row(2, kRuler, "knorm", 0.25, "X Y Z W"));  // an incomplete run: 1 of 4 rows

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -42,6 +43,13 @@ std::vector<json> lines_of(const fs::path& p) {
   return out;
 }
 
+// A score as summary.md and leaderboard.md print it.
+std::string two(const json& v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v.get<double>());
+  return buf;
+}
+
 // Everything but timings, which differ between runs.
 json without_timings(json m) {
   m.erase("config");
@@ -55,7 +63,7 @@ class EvalRun : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!fs::exists(testing::shared_dir() / kModel)) return;
     model_ = Model::load((testing::shared_dir() / kModel).string()).release();
-    pool_ = new ThreadPool(2);
+    pool_ = new ThreadPool(1);  // tiny model: threads cost more than they give
   }
   static void TearDownTestSuite() {
     delete model_;
@@ -74,14 +82,14 @@ class EvalRun : public ::testing::Test {
   void TearDown() override {
     if (!HasFailure()) fs::remove_all(root_);
   }
-  // 2 tasks x 2 samples at 512 tokens; 2 presses x 2 ratios plus the baseline; short answers.
-  EvalConfig tiny(const std::string& name) const {
+  // 2 tasks x `samples` samples at 512 tokens; 2 presses x 2 ratios plus the baseline; short answers.
+  EvalConfig tiny(const std::string& name, size_t samples = 2) const {
     EvalConfig c;
     c.model_path = (testing::shared_dir() / kModel).string();
-    c.dataset = "ruler:niah_single_1,vt:512";
+    c.dataset = "ruler:niah_single_1,niah_single_3:512";
     c.presses = {"knorm", "streaming_llm"};
     c.ratios = {0.25, 0.5};
-    c.samples = 2;
+    c.samples = samples;
     c.max_new_tokens = 6;
     c.data_dir = testing::source_dir() / "data";
     c.out_dir = root_ / name;
@@ -148,9 +156,10 @@ TEST_F(EvalRun, WritesEveryFileWithItsSchema) {
   std::map<int64_t, size_t> base_len;
   for (const json& l : lines)
     if (l["press"] == "no_press") base_len[l["sample"].get<int64_t>()] = l["answer_ids"].size();
-  for (const json& l : lines)
-    if (l["press"] != "no_press")
-      EXPECT_EQ(l["fidelity"]["n_steps"].get<size_t>(), base_len.at(l["sample"].get<int64_t>()));
+  for (const json& l : lines) {
+    if (l["press"] == "no_press") continue;
+    EXPECT_EQ(l["fidelity"]["n_steps"].get<size_t>(), base_len.at(l["sample"].get<int64_t>()));
+  }
 
   // metrics.json: per press and ratio, per task, consistent with the lines.
   const json m = json::parse(slurp(c.out_dir / kMetricsFile));
@@ -161,23 +170,31 @@ TEST_F(EvalRun, WritesEveryFileWithItsSchema) {
   for (const json& e : m["results"]) {
     EXPECT_EQ(e["n"], 4);
     ASSERT_TRUE(e["tasks"].contains("niah_single_1"));
-    ASSERT_TRUE(e["tasks"].contains("vt"));
-    ASSERT_TRUE(e["kvpress_metrics"]["vt"].contains("string_match"));
+    ASSERT_TRUE(e["tasks"].contains("niah_single_3"));
+    ASSERT_TRUE(e["kvpress_metrics"]["niah_single_3"].contains("string_match"));
     double sum = 0;
     int n = 0;
     for (const json& l : lines)
-      if (l["press"] == e["press"] && ratio_key(l["ratio"]) == ratio_key(e["ratio"]) && l["task"] == "vt")
+      if (l["press"] == e["press"] && ratio_key(l["ratio"]) == ratio_key(e["ratio"]) && l["task"] == "niah_single_3")
         sum += l["score"].get<double>(), ++n;
-    EXPECT_NEAR(e["tasks"]["vt"]["score"].get<double>(), sum / n, 1e-9);
-    EXPECT_NEAR(e["kvpress_metrics"]["vt"]["string_match"].get<double>(), sum / n, 0.005 + 1e-9);
-    if (e["press"] == "no_press") EXPECT_TRUE(e["fidelity"].is_null());
-    else EXPECT_EQ(e["fidelity"]["n"], 4);
+    EXPECT_NEAR(e["tasks"]["niah_single_3"]["score"].get<double>(), sum / n, 1e-9);
+    EXPECT_NEAR(e["kvpress_metrics"]["niah_single_3"]["string_match"].get<double>(), sum / n, 0.005 + 1e-9);
+    if (e["press"] == "no_press") {
+      EXPECT_TRUE(e["fidelity"].is_null());
+    } else {
+      EXPECT_EQ(e["fidelity"]["n"], 4);
+    }
   }
   // summary.md names every press and ratio; the plots are valid SVG with one series per press.
   const std::string summary = slurp(c.out_dir / kSummaryFile);
   for (const char* s : {"| press | 0.25 | 0.5 |", "knorm", "streaming_llm", "no_press (baseline, ratio 0)", "Fidelity",
                         "status: complete"})
     EXPECT_NE(summary.find(s), std::string::npos) << s << "\n" << summary;
+  // The score table holds the metrics' values: "| knorm | <score@0.25> | <score@0.5> |".
+  const std::string knorm_row = "| knorm | " + two(m["results"][1]["score"]) + " | " + two(m["results"][2]["score"]) + " |";
+  EXPECT_NE(summary.find(knorm_row), std::string::npos) << knorm_row << "\n" << summary;
+  const std::string base_row = "| no_press (baseline, ratio 0) | " + two(m["results"][0]["score"]) + " | ";
+  EXPECT_NE(summary.find(base_row), std::string::npos) << base_row << "\n" << summary;
   std::vector<std::string> names;
   for (const auto& el : testing::XmlChecker::parse(slurp(c.out_dir / kScorePlotFile)))
     if (el.attributes.count("class") && el.attributes.at("class") == "series") names.push_back(el.attributes.at("data-series"));
@@ -186,18 +203,18 @@ TEST_F(EvalRun, WritesEveryFileWithItsSchema) {
 }
 
 TEST_F(EvalRun, ResumeAfterInterruptionGivesTheSameMetrics) {
-  const EvalConfig whole = tiny("whole");
+  const EvalConfig whole = tiny("whole", 1);
   run_eval(whole, *model_, *pool_);
 
-  EvalConfig part = tiny("part");
+  EvalConfig part = tiny("part", 1);
   std::atomic<bool> stop{false};
   EvalHooks hooks;
   hooks.stop = &stop;
-  hooks.on_progress = [&](const EvalProgress& p) { stop = p.done >= 7; };  // "Ctrl-C" during the 7th item
+  hooks.on_progress = [&](const EvalProgress& p) { stop = p.done >= 4; };  // "Ctrl-C" during the 4th item
   const EvalOutcome first = run_eval(part, *model_, *pool_, hooks);
   EXPECT_TRUE(first.interrupted);
   EXPECT_FALSE(first.complete);
-  EXPECT_EQ(first.items_run, 7);
+  EXPECT_EQ(first.items_run, 4);
   // The files of an interrupted run are valid and say so.
   const json partial = json::parse(slurp(part.out_dir / kMetricsFile));
   EXPECT_FALSE(partial["complete"].get<bool>());
@@ -207,7 +224,7 @@ TEST_F(EvalRun, ResumeAfterInterruptionGivesTheSameMetrics) {
   EXPECT_EQ((int64_t)written, first.rows_written);
   {  // and a line cut short by a kill is dropped on resume
     std::ofstream out(part.out_dir / kPredictionsFile, std::ios::app);
-    out << R"({"sample": 3, "task": "vt", "pre)";
+    out << R"({"sample": 1, "task": "niah_single_3", "pre)";
   }
 
   // Without --resume the folder is refused; with different options too.
@@ -225,11 +242,11 @@ TEST_F(EvalRun, ResumeAfterInterruptionGivesTheSameMetrics) {
   const EvalOutcome second = run_eval(part, *model_, *pool_, hooks);
   EXPECT_TRUE(second.complete);
   EXPECT_EQ(first_done, second.items_skipped);
-  EXPECT_EQ(second.items_skipped + second.items_run, 20);
-  EXPECT_EQ((int64_t)written + second.rows_written, 20);
+  EXPECT_EQ(second.items_skipped + second.items_run, 10);
+  EXPECT_EQ((int64_t)written + second.rows_written, 10);
   EXPECT_EQ(second.warnings.size(), 1u);
   const auto lines = lines_of(part.out_dir / kPredictionsFile);  // parses: the broken tail is gone
-  EXPECT_EQ(lines.size(), 20u);
+  EXPECT_EQ(lines.size(), 10u);
 
   const json a = without_timings(json::parse(slurp(whole.out_dir / kMetricsFile)));
   const json b = without_timings(json::parse(slurp(part.out_dir / kMetricsFile)));
@@ -245,7 +262,7 @@ TEST_F(EvalRun, ResumeAfterInterruptionGivesTheSameMetrics) {
   // A second resume has nothing to do.
   const EvalOutcome third = run_eval(part, *model_, *pool_);
   EXPECT_EQ(third.items_run, 0);
-  EXPECT_EQ(third.items_skipped, 20);
+  EXPECT_EQ(third.items_skipped, 10);
 }
 
 TEST_F(EvalRun, SharedContextIsPrefilledOnceAndQueryAwareCompressesTheQuestion) {
@@ -261,9 +278,9 @@ TEST_F(EvalRun, SharedContextIsPrefilledOnceAndQueryAwareCompressesTheQuestion) 
     return r;
   };
   const std::string ctx = "The pass key is 4711. The grass is green. The sky is blue. The sun is yellow. Here we go.";
-  const std::vector<TaskRecord> recs = {record(ctx, "What is the pass key?", "The pass key is", "4711"),
-                                        record(ctx, "What colour is the grass?", "The grass is", "green"),
-                                        record("Another context: the number is 99.", "What is the number?", "It is", "99")};
+  const std::vector<TaskRecord> recs = {record(ctx, "What is the pass key?", "Answer:", "4711"),
+                                        record(ctx, "What colour is the grass?", "Answer:", "green"),
+                                        record("Another context: the number is 99.", "What is the number?", "Answer:", "99")};
   write_jsonl_records(root_ / "data.jsonl", recs);
   EvalConfig c = tiny("jsonl");
   c.dataset = "jsonl:" + (root_ / "data.jsonl").string();
@@ -277,12 +294,14 @@ TEST_F(EvalRun, SharedContextIsPrefilledOnceAndQueryAwareCompressesTheQuestion) 
   ASSERT_EQ(lines.size(), 6u);
   std::map<std::pair<std::string, int64_t>, json> by;
   for (const json& l : lines) by[{l["press"].get<std::string>(), l["sample"].get<int64_t>()}] = l;
-  for (const char* p : {"no_press", "knorm"}) {
+  for (const std::string p : {"no_press", "knorm"}) {
     // The same session: identical prefill timing and cache, different questions.
-    EXPECT_EQ(by[{p, 0}]["prefill_ms"], by[{p, 1}]["prefill_ms"]);
-    EXPECT_EQ(by[{p, 0}]["kv_bytes"], by[{p, 1}]["kv_bytes"]);
-    EXPECT_NE(by[{p, 0}]["question_tokens"], by[{p, 1}]["question_tokens"]);
-    EXPECT_LE(by[{p, 0}]["answer_ids"].size(), 4u);  // the record's max_new_tokens
+    const json& q0 = by[std::make_pair(p, int64_t{0})];
+    const json& q1 = by[std::make_pair(p, int64_t{1})];
+    EXPECT_EQ(q0["prefill_ms"], q1["prefill_ms"]);
+    EXPECT_EQ(q0["kv_bytes"], q1["kv_bytes"]);
+    EXPECT_NE(q0["question_tokens"], q1["question_tokens"]);
+    EXPECT_LE(q0["answer_ids"].size(), 4u);  // the record's max_new_tokens
   }
   const json m = json::parse(slurp(c.out_dir / kMetricsFile));
   EXPECT_EQ(m["scorer"], "auto");
@@ -329,7 +348,7 @@ TEST_F(EvalRun, CommandLineRunAndReport) {
   const fs::path a = root_ / "a", b = root_ / "b", merged = root_ / "merged";
   const std::string base = std::string(KVPRESS_BIN) + " eval --model " + (testing::shared_dir() / kModel).string() +
                            " --data-dir " + (testing::source_dir() / "data").string() +
-                           " --dataset ruler:vt:512 --samples 1 --max-new-tokens 4 --threads 2";
+                           " --dataset ruler:niah_single_2:512 --samples 1 --max-new-tokens 4 --threads 1";
   const std::string run_a = base + " --press knorm,snapkv:window_size=8,kernel_size=3 --compression-ratio 0.5 --out " +
                             a.string() + " > " + (root_ / "a.md").string() + " 2> " + (root_ / "a.err").string();
   ASSERT_EQ(std::system(run_a.c_str()), 0) << slurp(root_ / "a.err");
@@ -348,14 +367,21 @@ TEST_F(EvalRun, CommandLineRunAndReport) {
   ASSERT_EQ(std::system(report.c_str()), 0) << slurp(root_ / "report.err");
   const std::string md = slurp(merged / "leaderboard.md");
   EXPECT_EQ(md, slurp(root_ / "report.md"));  // printed and written alike
-  for (const char* s : {"| press | 0.25 | 0.5 |", "| tova | ", "| knorm | ", "no_press"})
+  // tova ran at both ratios, knorm only at 0.5: its 0.25 cell is empty.
+  for (const char* s : {"| press | 0.25 | 0.5 |", "| knorm | – | ", "no_press"})
     EXPECT_NE(md.find(s), std::string::npos) << s << "\n" << md;
   std::vector<std::string> names;
   for (const auto& el : testing::XmlChecker::parse(slurp(merged / kScorePlotFile)))
     if (el.attributes.count("class") && el.attributes.at("class") == "series") names.push_back(el.attributes.at("data-series"));
   EXPECT_EQ(names, (std::vector<std::string>{"no_press", "knorm", "snapkv:window_size=8,kernel_size=3", "tova"}));
   const json table = json::parse(slurp(merged / "leaderboard.json"));
-  EXPECT_EQ(table["series"].size(), 4u);
+  ASSERT_EQ(table["series"].size(), 4u);
+  EXPECT_EQ(table["series"][3]["name"], "tova");
+  ASSERT_EQ(table["series"][3]["points"].size(), 2u);
+  EXPECT_TRUE(table["series"][3]["points"][1]["score"].is_number());
+  const json& tova = table["series"][3]["points"];
+  const std::string tova_row = "| tova | " + two(tova[0]["score"]) + " | " + two(tova[1]["score"]) + " |";
+  EXPECT_NE(md.find(tova_row), std::string::npos) << tova_row << "\n" << md;
 }
 
 }  // namespace

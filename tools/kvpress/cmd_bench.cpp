@@ -1,8 +1,10 @@
 // `kvpress bench`: prefill and decode speed and KV memory versus context length and compression ratio.
-// Prints one JSON line per configuration (comparable across runs: CPU, threads, types, press, ratio).
+// Prints one JSON line per configuration (comparable across runs: CPU, threads, types, press, ratio);
+// with --repetitions, the mean and standard deviation of the rates (as llama-bench reports them).
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <numeric>
@@ -62,6 +64,29 @@ std::vector<double> parse_ratio_list(const std::string& csv) {
   return out;
 }
 
+// Mean and sample standard deviation.
+std::pair<double, double> mean_sd(const std::vector<double>& v) {
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / (double)v.size();
+  double ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return {mean, v.size() > 1 ? std::sqrt(ss / (double)(v.size() - 1)) : 0.0};
+}
+
+// Weight bytes one decoded token streams: every matrix once, the output matrix included (it is
+// token_embd when tied), token_embd's own single row excepted.
+int64_t decode_weight_bytes(const Model& model) {
+  int64_t bytes = 0;
+  for (const auto& t : model.file().tensors())
+    if (t.name != "token_embd.weight") bytes += (int64_t)t.n_bytes;
+  const auto& out = model.weights().output;
+  return bytes + (out.data == model.weights().token_embd.data ? out.n_rows * out.row_bytes : 0);
+}
+
+struct Timing {
+  double prefill_s = 0, decode_s = 0;
+  int64_t kv_bytes = 0;
+};
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, Action& action) {
@@ -69,6 +94,8 @@ void add_bench_command(CLI::App& app, Action& action) {
     std::string model, press = "none", lengths = "512", ratios = "0";
     int64_t decode_tokens = 32;
     int threads = default_threads();
+    int repetitions = 1;
+    int64_t spin_us = ThreadPool::kDefaultSpin.count();
     uint64_t seed = 1;
   };
   auto args = std::make_shared<Args>();
@@ -79,6 +106,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--ratios", args->ratios, "comma-separated compression ratios");
   cmd->add_option("--decode-tokens", args->decode_tokens, "tokens decoded after the context")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--repetitions", args->repetitions, "runs per configuration (mean and standard deviation reported)")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--spin-us", args->spin_us, "microseconds idle workers poll before sleeping (0 on busy machines)")
+      ->check(CLI::Range(0, 1000000));
   cmd->add_option("--seed", args->seed, "seed of the random context tokens");
   cmd->callback([&action, args] {
     action = [args] {
@@ -86,12 +117,19 @@ void add_bench_command(CLI::App& app, Action& action) {
       const auto ratios = parse_ratio_list(args->ratios);
       for (double r : ratios) make_press(args->press, r);  // validate every ratio up front
       auto model = Model::load(args->model);
-      ThreadPool pool(args->threads);
+      ThreadPool pool(args->threads, std::chrono::microseconds(args->spin_us));
       const auto& c = model->config();
       std::string types;
       for (const auto& t : model->file().tensors())
         if (t.ne.size() == 2 && types.find(ggml_type_name(t.type)) == std::string::npos)
           types += (types.empty() ? "" : "+") + std::string(ggml_type_name(t.type));
+      const int64_t weight_bytes = decode_weight_bytes(*model);
+      {
+        // Warm-up: one token through every layer pages the mapped weights in before anything is timed.
+        KvCache cache = model->make_cache();
+        const int32_t tok[1] = {0}, p[1] = {0};
+        model->forward(tok, p, cache, pool);
+      }
       std::mt19937_64 rng(args->seed);
       for (int64_t n_ctx : lengths) {
         std::vector<int32_t> ids((size_t)n_ctx);
@@ -99,28 +137,46 @@ void add_bench_command(CLI::App& app, Action& action) {
         std::vector<int32_t> positions(ids.size());
         std::iota(positions.begin(), positions.end(), 0);
         for (double ratio : ratios) {
-          auto press = make_press(args->press, ratio);
-          KvCache cache = model->make_cache();
-          LayerObserver observer = [&](const LayerPrefill& layer) { press->compress(layer); };
-          ForwardOptions fwd;
-          if (press) fwd.observer = &observer;
-          using Clock = std::chrono::steady_clock;
-          const auto t0 = Clock::now();
-          auto logits = model->forward(ids, positions, cache, pool, fwd);
-          const double prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();
-          const int64_t kv_bytes = cache.bytes();
-          const auto t1 = Clock::now();
-          int32_t pos = (int32_t)n_ctx;
-          for (int64_t i = 0; i < args->decode_tokens; ++i) {
-            const int32_t tok[1] = {argmax(logits)}, p[1] = {pos++};
-            logits = model->forward(tok, p, cache, pool);
+          auto run_once = [&] {
+            auto press = make_press(args->press, ratio);
+            KvCache cache = model->make_cache();
+            LayerObserver observer = [&](const LayerPrefill& layer) { press->compress(layer); };
+            ForwardOptions fwd;
+            if (press) fwd.observer = &observer;
+            using Clock = std::chrono::steady_clock;
+            Timing timing;
+            const auto t0 = Clock::now();
+            auto logits = model->forward(ids, positions, cache, pool, fwd);
+            timing.prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();
+            timing.kv_bytes = cache.bytes();
+            const auto t1 = Clock::now();
+            int32_t pos = (int32_t)n_ctx;
+            for (int64_t i = 0; i < args->decode_tokens; ++i) {
+              const int32_t tok[1] = {argmax(logits)}, p[1] = {pos++};
+              logits = model->forward(tok, p, cache, pool);
+            }
+            timing.decode_s = std::chrono::duration<double>(Clock::now() - t1).count();
+            return timing;
+          };
+          std::vector<double> prefill_tps, decode_tps;
+          int64_t kv_bytes = 0;
+          for (int rep = 0; rep < args->repetitions; ++rep) {
+            const Timing t = run_once();
+            prefill_tps.push_back((double)n_ctx / t.prefill_s);
+            decode_tps.push_back((double)args->decode_tokens / t.decode_s);
+            kv_bytes = t.kv_bytes;
           }
-          const double decode_s = std::chrono::duration<double>(Clock::now() - t1).count();
+          const auto [prefill_mean, prefill_sd] = mean_sd(prefill_tps);
+          const auto [decode_mean, decode_sd] = mean_sd(decode_tps);
           nlohmann::json j = {
               {"model", args->model}, {"arch", c.arch}, {"weight_types", types}, {"cpu", cpu_name()},
               {"threads", args->threads}, {"press", args->press}, {"compression_ratio", ratio},
-              {"context_tokens", n_ctx}, {"prefill_tokens_per_s", n_ctx / prefill_s},
-              {"decode_tokens", args->decode_tokens}, {"decode_tokens_per_s", args->decode_tokens / decode_s},
+              {"context_tokens", n_ctx}, {"repetitions", args->repetitions},
+              {"prefill_tokens_per_s", prefill_mean}, {"prefill_tokens_per_s_sd", prefill_sd},
+              {"decode_tokens", args->decode_tokens}, {"decode_tokens_per_s", decode_mean},
+              {"decode_tokens_per_s_sd", decode_sd},
+              // Weight streaming rate of decoding (KV reads not counted): compare with memory bandwidth.
+              {"decode_weight_gb_per_s", (double)weight_bytes * decode_mean / 1e9},
               {"kv_bytes_full", n_ctx * c.kv_bytes_per_token()}, {"kv_bytes", kv_bytes},
               {"peak_rss_bytes", peak_rss_bytes()},
           };

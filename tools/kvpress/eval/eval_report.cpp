@@ -44,7 +44,7 @@ bool is_baseline(const json& entry) { return entry.value("press", "") == kNoPres
 std::vector<double> ratios_of(const std::vector<json>& metrics) {
   std::map<std::string, double> by_key;
   for (const json& m : metrics)
-    for (const json& e : m.value("results", json::array()))
+    for (const json& e : at(m, "results"))
       if (!is_baseline(e)) by_key.emplace(ratio_key(at(e, "ratio").get<double>()), at(e, "ratio").get<double>());
   std::vector<double> out;
   for (const auto& [k, r] : by_key) out.push_back(r);
@@ -55,7 +55,7 @@ std::vector<double> ratios_of(const std::vector<json>& metrics) {
 // Presses in first-seen order (the baseline first when present).
 std::vector<std::string> presses_of(const json& metrics) {
   std::vector<std::string> out;
-  for (const json& e : metrics.value("results", json::array())) {
+  for (const json& e : at(metrics, "results")) {
     const std::string p = at(e, "press").get<std::string>();
     if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
   }
@@ -63,7 +63,7 @@ std::vector<std::string> presses_of(const json& metrics) {
 }
 
 const json* find_entry(const json& metrics, const std::string& press, double ratio) {
-  for (const json& e : metrics.value("results", json::array()))
+  for (const json& e : at(metrics, "results"))
     if (at(e, "press") == press && (is_baseline(e) || ratio_key(at(e, "ratio").get<double>()) == ratio_key(ratio))) return &e;
   return nullptr;
 }
@@ -97,7 +97,7 @@ std::string fidelity_table(const std::vector<json>& metrics, const std::vector<s
       "| press | ratio | KL mean (nats) | KL max | top-1 agreement | log-likelihood ratio | answers |\n"
       "|---|---:|---:|---:|---:|---:|---:|\n";
   for (size_t i = 0; i < metrics.size(); ++i)
-    for (const json& e : metrics[i].value("results", json::array())) {
+    for (const json& e : at(metrics[i], "results")) {
       if (!at(e, "fidelity").is_object()) continue;
       const json& f = at(e, "fidelity");
       out += "| " + md(at(e, "press").get<std::string>() + suffixes[i]) + " | " + ratio_key(at(e, "ratio").get<double>()) +
@@ -160,7 +160,7 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& tex
 }
 
 bool has_fidelity(const json& metrics) {
-  for (const json& e : metrics.value("results", json::array()))
+  for (const json& e : at(metrics, "results"))
     if (at(e, "fidelity").is_object()) return true;
   return false;
 }
@@ -182,7 +182,7 @@ std::string summary_markdown(const json& metrics) {
 
   // Per task.
   std::set<std::string> tasks;
-  for (const json& e : metrics.value("results", json::array()))
+  for (const json& e : at(metrics, "results"))
     for (const auto& [t, v] : at(e, "tasks").items()) tasks.insert(t);
   if (!tasks.empty()) {
     out += "## Per task\n\n| press | ratio |";
@@ -204,7 +204,7 @@ std::string summary_markdown(const json& metrics) {
   out += "## Cache and time (means per answer)\n\n"
          "| press | ratio | context tokens | KV kept | KV MiB | prefill ms | compression ms | decode ms |\n"
          "|---|---:|---:|---:|---:|---:|---:|---:|\n";
-  for (const json& e : metrics.value("results", json::array()))
+  for (const json& e : at(metrics, "results"))
     out += "| " + md(at(e, "press").get<std::string>()) + " | " + ratio_key(at(e, "ratio").get<double>()) + " | " +
            cell(at(e, "context_tokens_mean"), "%.0f") + " | " + cell(at(e, "kv_kept_fraction"), "%.3f") + " | " +
            fmt(at(e, "kv_bytes_mean").get<double>() / (1024.0 * 1024.0), "%.3f") + " | " + cell(at(e, "prefill_ms_mean"), "%.1f") +
@@ -234,7 +234,7 @@ std::string kl_plot_svg(const std::vector<json>& metrics, const std::vector<std:
 
 std::string niah_heatmap_from_metrics(const json& metrics) {
   std::vector<HeatmapPanel> panels;
-  for (const json& e : metrics.value("results", json::array())) {
+  for (const json& e : at(metrics, "results")) {
     if (!e.contains("niah_grid")) continue;
     const json& g = at(e, "niah_grid");
     HeatmapPanel p;
