@@ -35,6 +35,10 @@ void ScorerPress::compress(const LayerPrefill& layer) {
   if (compression_ratio_ == 0.0) return;
   HeadScores scores;
   score(layer, scores);
+  keep_top(layer, scores);
+}
+
+void ScorerPress::keep_top(const LayerPrefill& layer, const HeadScores& scores) const {
   const int64_t n_heads_kv = layer.cache.n_heads_kv();
   KV_CHECK(scores.n_heads_kv == n_heads_kv);
   for (int64_t h = 0; h < n_heads_kv; ++h) KV_CHECK(layer.cache.length(layer.layer, h) == scores.n_tokens);

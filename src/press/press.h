@@ -53,6 +53,8 @@ class ScorerPress : public Press {
   void compress(const LayerPrefill& layer) override;
   // Fills scores for every KV head and context position of layer.layer.
   virtual void score(const LayerPrefill& layer, HeadScores& scores) = 0;
+  // The selection step of compress(): keeps the n_kept best-scored entries of every head.
+  void keep_top(const LayerPrefill& layer, const HeadScores& scores) const;
 
  private:
   double compression_ratio_;

@@ -20,6 +20,9 @@ inline void cpu_relax() {
 #endif
 }
 
+// Polling with pause instructions only, before yields are mixed in.
+constexpr std::chrono::microseconds kPauseOnly{10};
+
 }  // namespace
 
 int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -42,14 +45,19 @@ template <class Ready>
 bool ThreadPool::spin_until(Ready ready) const {
   if (spin_.count() == 0) return ready();
   using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + spin_;
+  const auto start = Clock::now();
   for (;;) {
-    // Reading the clock costs more than a poll: look at it once every 64 polls.
+    // Reading the clock costs more than a poll: look at it once every 64 polls (about 1 us).
     for (int i = 0; i < 64; ++i) {
       if (ready()) return true;
       cpu_relax();
     }
-    if (Clock::now() >= deadline) return ready();
+    const auto elapsed = Clock::now() - start;
+    if (elapsed >= spin_) return ready();
+    // Past the first microseconds, poll between yields: when the machine has fewer free cores than
+    // pool threads, the thread we wait for may be queued behind us, and pure spinning would keep
+    // it off the core for a whole time slice.
+    if (elapsed >= kPauseOnly) std::this_thread::yield();
   }
 }
 

@@ -33,7 +33,7 @@ void add_info_command(CLI::App& app, Action& action) {
       }
       const auto tmpl = ChatTemplate::detect(v.chat_template, v.bos_id >= 0 ? v.tokens[v.bos_id] : "",
                                              v.eos_id >= 0 ? v.tokens[v.eos_id] : "");
-      nlohmann::json j = {
+      nlohmann::ordered_json j = {
           {"file", args->model}, {"architecture", c.arch}, {"name", c.name}, {"gguf_version", model->file().version()},
           {"n_vocab", c.n_vocab}, {"n_embd", c.n_embd}, {"n_layers", c.n_layers}, {"n_heads", c.n_heads},
           {"n_heads_kv", c.n_heads_kv}, {"head_dim", c.head_dim}, {"n_ff", c.n_ff}, {"context_length", c.n_ctx_train},
@@ -48,7 +48,7 @@ void add_info_command(CLI::App& app, Action& action) {
           {"kv_bytes_per_token", c.kv_bytes_per_token()},
       };
       if (args->json) {
-        std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        std::printf("%s\n", j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
         return 0;
       }
       for (auto it = j.begin(); it != j.end(); ++it)

@@ -48,16 +48,18 @@ void add_inspect_command(CLI::App& app, Action& action) {
       std::iota(positions.begin(), positions.end(), 0);
       std::vector<nlohmann::json> layer_scores((size_t)model->config().n_layers);
       LayerObserver observer = [&](const LayerPrefill& layer) {
-        if (args->scores) {
-          if (auto* scorer = dynamic_cast<ScorerPress*>(press.get())) {
-            HeadScores s;
-            scorer->score(layer, s);
-            nlohmann::json heads = nlohmann::json::array();
-            for (int64_t h = 0; h < s.n_heads_kv; ++h) heads.push_back(std::vector<float>(s.head(h), s.head(h) + s.n_tokens));
-            layer_scores[layer.layer] = heads;
-          }
+        auto* scorer = dynamic_cast<ScorerPress*>(press.get());
+        if (args->scores && scorer) {
+          // Score once, record, then select: the recorded scores are exactly the ones used.
+          HeadScores s;
+          scorer->score(layer, s);
+          nlohmann::json heads = nlohmann::json::array();
+          for (int64_t h = 0; h < s.n_heads_kv; ++h) heads.push_back(std::vector<float>(s.head(h), s.head(h) + s.n_tokens));
+          layer_scores[layer.layer] = heads;
+          if (scorer->compression_ratio() > 0) scorer->keep_top(layer, s);
+        } else if (press) {
+          press->compress(layer);
         }
-        if (press) press->compress(layer);
       };
       ForwardOptions fwd;
       fwd.logits = LogitsMode::None;

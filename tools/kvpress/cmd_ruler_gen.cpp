@@ -63,7 +63,8 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
       const std::vector<RulerTask> tasks = parse_task_list(args->tasks);
       const std::vector<int> lengths = parse_length_list(args->lengths);
       const Split split = parse_split(args->split);
-      const std::filesystem::path data_dir = args->data_dir.empty() ? default_data_dir() : args->data_dir;
+      const std::filesystem::path data_dir =
+          args->data_dir.empty() ? default_data_dir() : std::filesystem::path(args->data_dir);
 
       // Only the vocabulary is needed: vocab-only GGUF files work too.
       const auto file = gguf::GgufFile::open(args->model);

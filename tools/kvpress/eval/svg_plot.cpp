@@ -109,7 +109,7 @@ std::string line_plot_svg(const std::vector<PlotSeries>& series, const LinePlotO
   auto py = [&](double y) { return top + ph - (std::clamp(y, y_lo, y_hi) - y_lo) / (y_hi - y_lo) * ph; };
 
   std::string svg = header(width, height);
-  svg += text(width / 2.0 - right / 2.0, 28, options.title, "text-anchor=\"middle\" font-size=\"16\"");
+  svg += text(width / 2.0, 28, options.title, "text-anchor=\"middle\" font-size=\"15\"");
   // Grid, ticks and axes.
   svg += "<g class=\"axes\" stroke=\"#cccccc\" stroke-width=\"1\">\n";
   for (double y = y_lo; y <= y_hi + y_step * 1e-6; y += y_step)
