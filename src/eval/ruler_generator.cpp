@@ -86,7 +86,7 @@ int ruler_max_new_tokens(RulerTask task) {
   return 50;  // fwe
 }
 
-PromptParts split_ruler_prompt(std::string_view family, std::string_view prompt) {
+RulerPromptParts split_ruler_prompt(std::string_view family, std::string_view prompt) {
   const SplitPatterns p = patterns_for(family);
   std::size_t q = std::string_view::npos;
   for (std::string_view pattern : p.question) {
@@ -201,7 +201,7 @@ TaskRecord RulerGenerator::generate(RulerTask task, int target_length, uint64_t 
   const ruler::Prompt prompt =
       ruler::fit_to_budget(build, count_tokens_, min_units, static_cast<std::size_t>(target_length - max_new), what);
 
-  PromptParts parts = split_ruler_prompt(t.family, prompt.text);
+  RulerPromptParts parts = split_ruler_prompt(t.family, prompt.text);
   TaskRecord r;
   r.context = std::move(parts.context);
   r.question = std::move(parts.question);

@@ -41,10 +41,10 @@ int ruler_max_new_tokens(RulerTask task);
 // kvpress's split of a full RULER prompt (benchmarks/ruler/create_huggingface_dataset.py): the question
 // starts at the LAST match of the family's question pattern, the answer prefix at the first match of the
 // answer pattern inside the question part. family: "niah", "vt", "cwe", "fwe".
-struct PromptParts {
+struct RulerPromptParts {
   std::string context, question, answer_prefix;
 };
-PromptParts split_ruler_prompt(std::string_view family, std::string_view prompt);
+RulerPromptParts split_ruler_prompt(std::string_view family, std::string_view prompt);
 
 // Thread-safety: generate() is const and may run concurrently if the injected counter allows it.
 class RulerGenerator {

@@ -230,12 +230,12 @@ TEST(RulerGenerator, DeterministicPerSeedAndIndex) {
 }
 
 TEST(RulerGenerator, SplitPromptUsesLastQuestionAndFirstAnswerMatch) {
-  const PromptParts p = split_ruler_prompt("vt", "ex Question: Find all variables that are assigned the value 1 x Answer: A\n"
+  const RulerPromptParts p = split_ruler_prompt("vt", "ex Question: Find all variables that are assigned the value 1 x Answer: A\n"
                                                  "main Question: Find all variables that are assigned the value 2 y Answer: B");
   EXPECT_EQ(p.context, "ex Question: Find all variables that are assigned the value 1 x Answer: A\nmain ");
   EXPECT_EQ(p.question, "Question: Find all variables that are assigned the value 2 y ");
   EXPECT_EQ(p.answer_prefix, "Answer: B");
-  const PromptParts n = split_ruler_prompt("niah", "ctx\nWhat are all the special magic numbers for k? The special magic x");
+  const RulerPromptParts n = split_ruler_prompt("niah", "ctx\nWhat are all the special magic numbers for k? The special magic x");
   EXPECT_EQ(n.question, "What are all the special magic numbers for k? ");
   EXPECT_EQ(n.answer_prefix, "The special magic x");
   EXPECT_THROW(split_ruler_prompt("niah", "no question here"), Error);

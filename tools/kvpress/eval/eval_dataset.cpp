@@ -1,5 +1,4 @@
-// Loads the evaluation dataset with the model's tokenizer. Kept apart from the runner because
-// eval/ruler_generator.h and pipeline/prompt.h both declare kvpress::PromptParts.
+// Loads the evaluation dataset with the model's tokenizer (token counting and encoding for the generators).
 #include <algorithm>
 #include <numeric>
 #include <random>
