@@ -4,24 +4,9 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "svg_plot.h"
+
 namespace kvpress::cli {
-namespace {
-
-std::string escape_xml(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string kept_heatmap_svg(const std::vector<std::vector<std::vector<int32_t>>>& kept, int64_t n_tokens,
                              const std::string& title) {
@@ -40,7 +25,7 @@ std::string kept_heatmap_svg(const std::vector<std::vector<std::vector<int32_t>>
                 (long long)width, (long long)height);
   svg += buf;
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  svg += "<text x=\"" + std::to_string(left) + "\" y=\"20\" font-size=\"13\">" + escape_xml(title) +
+  svg += "<text x=\"" + std::to_string(left) + "\" y=\"20\" font-size=\"13\">" + eval::xml_escape(title) +
          " — dark = kept</text>\n";
   int64_t row = 0;
   for (size_t l = 0; l < kept.size(); ++l) {
