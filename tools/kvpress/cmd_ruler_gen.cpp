@@ -45,6 +45,7 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
     std::string model, tasks, lengths, split = "test", data_dir, out;
     std::size_t samples = 10;
     uint64_t seed = 42, first_index = 0;
+    bool skip_unfit = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("ruler-gen", "Generate RULER-style task records (JSONL) fitted to a model's tokenizer");
@@ -56,6 +57,8 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
   cmd->add_option("--first-index", args->first_index, "index of the first sample (default 0), for disjoint batches");
   cmd->add_option("--split", args->split, "keys/values from train, test (default) or all");
   cmd->add_option("--data-dir", args->data_dir, "folder holding paul_graham_essays/ (default: the source tree's data/)");
+  cmd->add_flag("--skip-unfit", args->skip_unfit,
+               "skip samples that cannot be generated (e.g. too long for the length) instead of failing");
   cmd->add_option("--out", args->out, "output JSONL file ('-' = stdout)")->required();
   cmd->callback([&action, args] {
     action = [args] {
@@ -78,11 +81,24 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
         file_out.open(args->out, std::ios::binary | std::ios::trunc);
         if (!file_out) fail("cannot open '", args->out, "' for writing");
       }
-      std::size_t n_written = 0;
+      std::size_t n_written = 0, n_skipped = 0;
       for (const int length : lengths) {
         for (const RulerTask task : tasks) {
+          std::size_t n_task = 0;
+          std::string first_error;
           for (std::size_t i = 0; i < args->samples; ++i) {
-            const TaskRecord r = gen.generate(task, length, args->seed, args->first_index + i, split);
+            TaskRecord r;
+            try {
+              r = gen.generate(task, length, args->seed, args->first_index + i, split);
+            } catch (const Error& e) {
+              // Key and value lengths vary per sample, so near a task's minimum length some samples fit
+              // and some do not; training data generation keeps the ones that do.
+              if (!args->skip_unfit) throw;
+              if (first_error.empty()) first_error = e.what();
+              ++n_skipped;
+              continue;
+            }
+            ++n_task;
             const std::string line = to_jsonl_line(r) + "\n";
             if (to_stdout) {
               std::fwrite(line.data(), 1, line.size(), stdout);
@@ -91,13 +107,15 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
             }
             ++n_written;
           }
+          if (n_task == 0) fail("no sample of ", ruler_task_name(task), " at ", length, " tokens: ", first_error);
         }
       }
       if (!to_stdout) {
         file_out.close();
         if (!file_out) fail("cannot write '", args->out, "'");
-        std::fprintf(stderr, "kvpress ruler-gen: wrote %zu records (%zu tasks x %zu lengths x %zu samples, split %s) to %s\n",
-                     n_written, tasks.size(), lengths.size(), args->samples, split_name(split), args->out.c_str());
+        std::fprintf(stderr, "kvpress ruler-gen: wrote %zu records (%zu tasks x %zu lengths x %zu samples, split %s; "
+                     "%zu skipped) to %s\n", n_written, tasks.size(), lengths.size(), args->samples, split_name(split),
+                     n_skipped, args->out.c_str());
       }
       return 0;
     };

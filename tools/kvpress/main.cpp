@@ -1,10 +1,15 @@
 // kvpress: command-line entry point. Library errors become one line on stderr and exit code 1.
+#include <malloc.h>
+
 #include <cstdio>
 #include <exception>
 
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  // Large buffers (KV cache heads) always get their own mapping, so memory a press frees goes back to
+  // the OS at once; glibc's default threshold grows after frees and would keep it in the heap.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   CLI::App app{"kvpress — KV-cache compression for GGUF language models"};
   app.require_subcommand(1);
   kvpress::cli::Action action;
