@@ -91,11 +91,13 @@ TEST(SvgPlot, ScorePlotFromMetricsJson) {
         {{"press", "knorm"}, {"ratio", 0.25}, {"score", 40.0}, {"fidelity", {{"kl_mean", 0.1}}}},
         {{"press", "knorm"}, {"ratio", 0.5}, {"score", 30.0}, {"fidelity", {{"kl_mean", 0.3}}}},
         {{"press", "tova"}, {"ratio", 0.5}, {"score", nullptr}, {"fidelity", {{"kl_mean", 0.2}}}}}}};
-  const auto score = with_class(XmlChecker::parse(score_plot_svg({m}, {""})), "series");
+  const auto score_els = XmlChecker::parse(score_plot_svg({m}, {""}));  // with_class points into it
+  const auto score = with_class(score_els, "series");
   ASSERT_EQ(score.size(), 2u);  // tova has no score, so no line
   EXPECT_EQ(score[0]->attributes.at("data-series"), "no_press");
   EXPECT_EQ(score[1]->attributes.at("data-series"), "knorm");
-  const auto kl = with_class(XmlChecker::parse(kl_plot_svg({m}, {""})), "series");
+  const auto kl_els = XmlChecker::parse(kl_plot_svg({m}, {""}));
+  const auto kl = with_class(kl_els, "series");
   ASSERT_EQ(kl.size(), 2u);  // knorm and tova; the baseline has no KL line
   EXPECT_EQ(kl[1]->attributes.at("data-series"), "tova");
 }
