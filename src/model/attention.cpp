@@ -7,7 +7,6 @@
 #include "model/attention.h"
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -19,8 +18,10 @@
 #include "runtime/thread_pool.h"
 
 // The softmax loops below are written to auto-vectorise; on x86 with GCC they are also compiled for
-// AVX2 and AVX-512 and the best clone is picked at load time (this file has no per-ISA flags).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// AVX2 and AVX-512 and the best clone is picked at load time (this file has no per-ISA flags). Not
+// under sanitizers: their instrumentation of the load-time resolver runs before they are set up.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__) && \
+    !defined(__SANITIZE_ADDRESS__)
 #define KVPRESS_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KVPRESS_VECTOR_CLONES
@@ -283,8 +284,8 @@ void attention(const float* q, const int32_t* q_pos, int64_t n_tokens, const KvC
   if (n_unsplit < pool.n_threads())
     n_splits = std::clamp<int64_t>(max_len / kMinSplitKeys, 1, (pool.n_threads() + n_unsplit - 1) / n_unsplit);
 
-  // Items, latest query blocks first: under the causal mask they see the most keys, and starting
-  // with the longest items balances the dynamic schedule below.
+  // Items, latest query blocks first: under the causal mask they see the most keys, and handing
+  // out the longest items first balances parallel_for's in-order chunks.
   std::vector<Item> items;
   items.reserve((size_t)(n_unsplit * n_splits));
   for (int64_t b = n_blocks - 1; b >= 0; --b) {
@@ -306,10 +307,9 @@ void attention(const float* q, const int32_t* q_pos, int64_t n_tokens, const KvC
     partial_max.resize(items.size() * (size_t)rows_max);
     partial_sum.resize(items.size() * (size_t)rows_max);
   }
-  std::atomic<size_t> next{0};
-  pool.run_on_all([&](int) {
+  pool.parallel_for((int64_t)items.size(), 1, [&](int64_t begin, int64_t end, int) {
     Scratch& sc = t_scratch;
-    for (size_t i = next.fetch_add(1); i < items.size(); i = next.fetch_add(1)) {
+    for (int64_t i = begin; i < end; ++i) {
       const int64_t m = tiled.run(items[i], sc);
       if (n_splits == 1) {
         tiled.write_output(items[i], sc.acc.data(), sc.row_sum.data(), out);
