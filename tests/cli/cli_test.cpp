@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -99,6 +101,38 @@ TEST(Cli, AnswerJsonReportsHalfTheKvBytesAtRatioHalf) {
   // AdaKV keeps int(n * 0.5) entries per head on average: exactly that total.
   EXPECT_EQ(kept * n, full * (n / 2)) << kept << " of " << full;
   for (const char* key : {"prefill_ms", "compression_ms", "decode_ms"}) EXPECT_TRUE(j.contains(key)) << key;
+}
+
+// `kvpress demo` on the shipped model: one table row per press (none first), the pressed rows holding
+// half the KV bytes of the full cache at ratio 0.5.
+TEST(Cli, DemoPrintsOneRowPerPressWithHalvedKvBytes) {
+  const std::string model = (kvpress::testing::source_dir() / "models" / "kvpress-needle-2m.gguf").string();
+  const CliRun r = run("demo --model " + model + " --tasks niah_single_1 --length 512 --samples 1"
+                       " --presses knorm,streaming_llm --compression-ratio 0.5 --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<std::string> presses;
+  while (std::getline(lines, line)) {
+    std::istringstream cols(line);
+    std::string press, acc;
+    double full = 0, kept = 0;
+    if (!(cols >> press >> acc >> full >> kept) || acc.back() != '%') continue;  // not a table row
+    presses.push_back(press);
+    if (press == "none") {
+      EXPECT_EQ(kept, full);
+    } else {
+      EXPECT_NEAR(kept / full, 0.5, 0.01) << line;
+    }
+  }
+  EXPECT_EQ(presses, (std::vector<std::string>{"none", "knorm", "streaming_llm"})) << r.out;
+}
+
+TEST(Cli, DemoRejectsAnUnknownPressBeforeLoadingAnything) {
+  const CliRun r = run("demo --presses knorm,no_such_press --model /nonexistent.gguf");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("no_such_press"), std::string::npos) << r.err;
 }
 
 TEST(Cli, InspectListsAscendingKeptPositionsPerHead) {

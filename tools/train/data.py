@@ -13,6 +13,7 @@ Also writes a small validation set from --split test (keys/values the model neve
       --lengths 256,512,1024 --records 2000
 """
 import argparse
+import re
 import json
 import sys
 import tempfile
@@ -26,32 +27,77 @@ import spm_vocab
 
 # Default mix (shares of the records at each length). Tasks that do not fit a length (vt/cwe need ~900
 # tokens with our tokenizer) hand their share to the other tasks of that length.
-DEFAULT_MIX = ("niah_single_1:0.08,niah_single_2:0.10,niah_single_3:0.09,niah_multikey_1:0.10,niah_multikey_2:0.09,"
-               "niah_multikey_3:0.08,niah_multivalue:0.09,niah_multiquery:0.09,vt:0.06,cwe:0.04,fwe:0.05,text:0.13")
+# The five tasks the shipped model must solve (niah_single_1/2, multikey_1, multivalue, multiquery) get more.
+DEFAULT_MIX = ("niah_single_1:0.10,niah_single_2:0.12,niah_single_3:0.06,niah_multikey_1:0.14,niah_multikey_2:0.08,"
+               "niah_multikey_3:0.05,niah_multivalue:0.13,niah_multiquery:0.13,vt:0.05,cwe:0.03,fwe:0.04,text:0.07,repeat:0.25")
 CLS_NONE, CLS_PROMPT, CLS_ANSWER, CLS_TEXT = 0, 1, 2, 3
+FIRST_PIECE_ID = 3 + 256  # after <unk>, <s>, </s> and the 256 byte-fallback tokens
 
 
 def parse_mix(text):
     mix = {}
     for item in text.split(","):
         name, share = item.split(":")
-        if name != "text" and name not in common.ALL_TASKS:
+        if name not in ("text", "repeat") and name not in common.ALL_TASKS:
             sys.exit(f"unknown task '{name}' in --mix (tasks: {', '.join(common.ALL_TASKS)}, text)")
         mix[name] = float(share)
     total = sum(mix.values())
     return {k: v / total for k, v in mix.items()}
 
 
-def encode_record(sp, r):
-    """(ids, classes) of one task record."""
-    ctx = sp.encode(r["context"])
-    q_text = r["question"] + "\n" + r["answer_prefix"]
+def in_context_order(r):
+    """niah_multivalue's references come in generation order, but its needles are shuffled into the
+    context: teach the model to list them in the order it reads them (the metric ignores order)."""
+    if r["task"] != "niah_multivalue":
+        return r
+    return dict(r, answers=sorted(r["answers"], key=lambda a: r["context"].find(a)))
+
+
+NEEDLE = re.compile(r"One of the special magic \w+ for (\S+) is: (\S+?)\.(?=\s|$)")
+
+
+def extra_questions(r, n, rng):
+    """Up to n more (question, answer prefix, answers) on the same context for the multi-key tasks: their
+    other needles (distractors) are valid key/value pairs too. More retrieval targets per sequence: the
+    answer is the only hard part of a record, and a long context is costly to train on."""
+    if n <= 0 or not r["task"].startswith("niah_multikey"):
+        return []
+    asked = next((k for k, v in NEEDLE.findall(r["context"]) if v == r["answers"][0]), None)
+    pairs = [(k, v) for k, v in NEEDLE.findall(r["context"]) if k != asked]
+    if asked is None or not pairs:
+        return []
+    out = []
+    for i in rng.permutation(len(pairs))[:n]:
+        k, v = pairs[i]
+        out.append((r["question"].replace(asked, k), r["answer_prefix"].replace(asked, k), [v]))
+    return out
+
+
+def encode_qa(sp, question, answer_prefix, answers):
+    """ids of question + "\n" + answer prefix, and of the answer after it."""
+    q_text = question + "\n" + answer_prefix
     q = sp.encode(q_text)
-    full = sp.encode(q_text + common.answer_text(r))
+    answer = " " + ", ".join(answers)
+    full = sp.encode(q_text + answer)
     # BPE pieces do not cross the space before the answer, so the answer normally extends q's ids.
-    ans = full[len(q):] if full[:len(q)] == q else sp.encode(common.answer_text(r).lstrip())
-    ids = [common.BOS_ID] + ctx + q + ans + [common.EOS_ID]
-    cls = [CLS_NONE] + [CLS_PROMPT] * (len(ctx) + len(q)) + [CLS_ANSWER] * (len(ans) + 1)
+    ans = full[len(q):] if full[:len(q)] == q else sp.encode(answer.lstrip())
+    return q, ans
+
+
+def encode_record(sp, r, n_extra=0, rng=None, max_len=None):
+    """(ids, classes) of one task record, plus up to n_extra further questions (multi-key tasks) after its
+    EOS, as many as fit in max_len tokens."""
+    r = in_context_order(r)
+    ctx = sp.encode(r["context"])
+    ids = [common.BOS_ID] + ctx
+    cls = [CLS_NONE] + [CLS_PROMPT] * len(ctx)
+    for question, prefix, answers in [(r["question"], r["answer_prefix"], r["answers"])] + \
+            extra_questions(r, n_extra, rng):
+        q, ans = encode_qa(sp, question, prefix, answers)
+        if len(ids) > len(ctx) + 1 and max_len and len(ids) + len(q) + len(ans) + 1 > max_len:
+            break
+        ids += q + ans + [common.EOS_ID]
+        cls += [CLS_PROMPT] * len(q) + [CLS_ANSWER] * (len(ans) + 1)
     return ids, cls
 
 
@@ -83,6 +129,34 @@ def text_windows(essay_ids, length, n, rng):
     return out
 
 
+def repeat_windows(essay_ids, length, n, rng, sp):
+    """n sequences "A B A" of essay tokens whose second A is the target (class answer): every token of it
+    is predictable only by finding its first occurrence, a dense signal for the copying (induction)
+    circuits that the needle tasks need but reward only a few answer tokens per sequence. Half the A's are
+    random digit/hex-character strings (what the needles' values are made of), a quarter random tokens (not
+    byte tokens): nothing but copying predicts them."""
+    chars = [sp.piece_to_id(c) for c in "0123456789abcdef-"]
+    sizes = np.array([len(e) for e in essay_ids], dtype=np.float64)
+    out = []
+    for _ in range(n):
+        total = length - 1
+        a_len = int(rng.integers(8, total // 3 + 1))
+        parts = []
+        for want in (a_len, total - 2 * a_len):
+            e = essay_ids[rng.choice(len(essay_ids), p=sizes / sizes.sum())]
+            s = int(rng.integers(0, max(1, len(e) - want)))
+            parts.append(list(e[s:s + want]))
+        a, b = parts
+        kind = rng.random()
+        if kind < 0.5:
+            a = [chars[int(i)] for i in rng.integers(0, len(chars), size=len(a))]
+        elif kind < 0.75:
+            a = [int(t) for t in rng.integers(FIRST_PIECE_ID, sp.get_piece_size(), size=len(a))]
+        ids = [common.BOS_ID] + a + b + a
+        out.append((ids, [CLS_NONE] + [CLS_TEXT] * (len(a) + len(b)) + [CLS_ANSWER] * len(a)))
+    return out
+
+
 def save(path, items, task_names):
     """items: list of (ids, cls, task index). Flat arrays + offsets."""
     lens = np.array([len(i[0]) for i in items], dtype=np.int64)
@@ -102,6 +176,8 @@ def main():
     ap.add_argument("--val-records", type=int, default=8, help="test-split records per task and length")
     ap.add_argument("--mix", default=DEFAULT_MIX, help="task:share,... ('text' = plain essay windows)")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--extra-questions", type=int, default=0,
+                    help="multi-key records: ask up to this many other keys after the first answer")
     ap.add_argument("--kvpress", help="kvpress binary (default: the repo's build*/bin/kvpress)")
     args = ap.parse_args()
 
@@ -116,7 +192,7 @@ def main():
     records = records * len(lengths) if len(records) == 1 else records
     if len(records) != len(lengths):
         sys.exit("--records needs one number or one per length")
-    task_names = common.ALL_TASKS + ["text"]
+    task_names = common.ALL_TASKS + ["text", "repeat"]
     essay_ids = [sp.encode(e) for e in common.read_essays()]
     manifest = {"lengths": {}, "mix": mix, "seed": args.seed, "tokenizer": str(tok_dir.resolve()),
                 "vocab_size": sp.get_piece_size()}
@@ -125,17 +201,19 @@ def main():
         for li, (length, n_total) in enumerate(zip(lengths, records)):
             rng = np.random.default_rng([args.seed, length])
             seed = args.seed * 1000 + length  # distinct records per length
-            fits = {t for t in mix if t == "text" or generate(kvpress, vocab_gguf, t, length, 8, seed, "train", tmp)}
+            fits = {t for t in mix if t in ("text", "repeat") or generate(kvpress, vocab_gguf, t, length, 8, seed, "train", tmp)}
             share = {t: mix[t] for t in fits}
             norm = sum(share.values())
             counts = {t: int(round(n_total * s / norm)) for t, s in share.items()}
             items = []
             for t, n in counts.items():
-                if t == "text":
-                    items += [(ids, cls, task_names.index("text")) for ids, cls in text_windows(essay_ids, length, n, rng)]
+                if t in ("text", "repeat"):
+                    made = text_windows(essay_ids, length, n, rng) if t == "text" else \
+                        repeat_windows(essay_ids, length, n, rng, sp)
+                    items += [(ids, cls, task_names.index(t)) for ids, cls in made]
                     continue
                 for r in generate(kvpress, vocab_gguf, t, length, n, seed, "train", tmp):
-                    ids, cls = encode_record(sp, r)
+                    ids, cls = encode_record(sp, r, args.extra_questions, rng, length)
                     items.append((ids, cls, task_names.index(t)))
             rng.shuffle(items)
             lens = save(out_dir / f"train_{length}.npz", items, task_names)

@@ -164,8 +164,14 @@ def main():
     manifest = json.loads((data_dir / "manifest.json").read_text())
     stages = parse_curriculum(args.curriculum)
     total = sum(s for _, s in stages)
-    train_sets = {l: Records(data_dir / f"train_{l}.npz") for l, _ in stages}
-    val_sets = {l: Records(data_dir / f"val_{l}.npz") for l, _ in stages if (data_dir / f"val_{l}.npz").exists()}
+    # Loaded when their stage starts, so later stages' data may still be being generated.
+    train_sets, val_sets = {}, {}
+
+    def load_stage(length):
+        if length not in train_sets:
+            train_sets[length] = Records(data_dir / f"train_{length}.npz")
+            if (data_dir / f"val_{length}.npz").exists():
+                val_sets[length] = Records(data_dir / f"val_{length}.npz")
 
     ckpt_path = out / "ckpt.pt"
     state = torch.load(ckpt_path, map_location="cpu") if args.resume and ckpt_path.exists() else None
@@ -199,6 +205,7 @@ def main():
     last_ckpt = step
     while step < total and (args.max_steps == 0 or step < args.max_steps):
         length = stage_at(stages, step)
+        load_stage(length)
         recs = train_sets[length]
         bsz = max(1, args.batch_tokens // length)
         rng = np.random.default_rng([args.seed, step])
