@@ -77,7 +77,7 @@ static std::filesystem::path default_model_path() { return std::filesystem::path
 
 void add_demo_command(CLI::App& app, Action& action) {
   struct Args {
-    std::string model = default_model_path().string(), tasks = "niah_single_1,niah_multikey_1,niah_multivalue,niah_multiquery";
+    std::string model = default_model_path().string(), tasks = "niah_single_1,niah_single_2,niah_single_3,niah_multivalue";
     std::string length = "1k", presses = "knorm,snapkv,streaming_llm,expected_attention", data_dir;
     std::size_t samples = 3;
     double ratio = 0.5;

@@ -108,7 +108,7 @@ def generate(kvpress, vocab_gguf, task, length, n, seed, split, tmp):
         "ruler-gen", "--model", str(vocab_gguf), "--tasks", task, "--length", str(length), "--samples", str(n),
         "--seed", str(seed), "--split", split, "--skip-unfit", "--out", str(out)], check=False)
     if rc != 0:
-        if "raise the target length" in err:
+        if "raise the target length" in err or "must exceed max_new_tokens" in err:  # too short for the task
             return []
         raise RuntimeError(err.strip())
     return common.read_jsonl(out)

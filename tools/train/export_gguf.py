@@ -25,6 +25,35 @@ def size_name(n_params):
     return f"{n_params / 1e6:.0f}m" if n_params >= 1e6 else f"{n_params / 1e3:.0f}k"
 
 
+def tensor_map(c):
+    """(GGUF tensor name, model state_dict key) for every weight, in file order."""
+    out = [("token_embd.weight", "tok_embd.weight")]
+    for l in range(c.n_layers):
+        p, b = f"blk.{l}.", f"blocks.{l}."
+        out += [(p + "attn_norm.weight", b + "attn_norm.weight"), (p + "attn_q.weight", b + "attn.wq.weight"),
+                (p + "attn_k.weight", b + "attn.wk.weight"), (p + "attn_v.weight", b + "attn.wv.weight"),
+                (p + "attn_output.weight", b + "attn.wo.weight"), (p + "ffn_norm.weight", b + "ffn_norm.weight"),
+                (p + "ffn_gate.weight", b + "ffn.w_gate.weight"), (p + "ffn_up.weight", b + "ffn.w_up.weight"),
+                (p + "ffn_down.weight", b + "ffn.w_down.weight")]
+    out.append(("output_norm.weight", "out_norm.weight"))
+    if not c.tie_embeddings:
+        out.append(("output.weight", "output.weight"))
+    return out
+
+
+def load_gguf(path):
+    """(ModelConfig, state_dict) of a GGUF this script exported (F32 or F16), so training can continue from
+    the shipped model itself (with a fresh optimizer state)."""
+    meta, tensors = gguf_io.read_gguf(path)
+    a = "llama."
+    c = ModelConfig(vocab_size=meta[a + "vocab_size"], d_model=meta[a + "embedding_length"],
+                    n_layers=meta[a + "block_count"], n_heads=meta[a + "attention.head_count"],
+                    n_kv_heads=meta[a + "attention.head_count_kv"], d_ff=meta[a + "feed_forward_length"],
+                    rope_base=meta[a + "rope.freq_base"], rms_eps=meta[a + "attention.layer_norm_rms_epsilon"],
+                    max_len=meta[a + "context_length"], tie_embeddings="output.weight" not in tensors)
+    return c, {key: torch.from_numpy(tensors[name].copy()) for name, key in tensor_map(c)}
+
+
 def export(ckpt_path, tokenizer_dir, out_path, dtype="f32", name=None):
     state = torch.load(ckpt_path, map_location="cpu")
     c = ModelConfig(**state["config"])
@@ -60,21 +89,8 @@ def export(ckpt_path, tokenizer_dir, out_path, dtype="f32", name=None):
         ttype = gguf_io.GGML_F32 if dtype == "f32" or gguf_name.endswith(_ALWAYS_F32) else gguf_io.GGML_F16
         w.add_tensor(gguf_name, t, ttype)
 
-    put("token_embd.weight", "tok_embd.weight")
-    for l in range(c.n_layers):
-        p, b = f"blk.{l}.", f"blocks.{l}."
-        put(p + "attn_norm.weight", b + "attn_norm.weight")
-        put(p + "attn_q.weight", b + "attn.wq.weight")
-        put(p + "attn_k.weight", b + "attn.wk.weight")
-        put(p + "attn_v.weight", b + "attn.wv.weight")
-        put(p + "attn_output.weight", b + "attn.wo.weight")
-        put(p + "ffn_norm.weight", b + "ffn_norm.weight")
-        put(p + "ffn_gate.weight", b + "ffn.w_gate.weight")
-        put(p + "ffn_up.weight", b + "ffn.w_up.weight")
-        put(p + "ffn_down.weight", b + "ffn.w_down.weight")
-    put("output_norm.weight", "out_norm.weight")
-    if not c.tie_embeddings:
-        put("output.weight", "output.weight")
+    for gguf_name, key in tensor_map(c):
+        put(gguf_name, key)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     w.write(out_path)
     return n_params

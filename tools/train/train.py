@@ -154,6 +154,8 @@ def main():
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this step (0 = whole curriculum)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after this wall time")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt if it exists")
+    ap.add_argument("--init-gguf", help="start from the weights of an exported GGUF (e.g. the shipped model; "
+                    "fresh optimizer, step 0) instead of a random init")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -177,13 +179,23 @@ def main():
     state = torch.load(ckpt_path, map_location="cpu") if args.resume and ckpt_path.exists() else None
     if state:
         config = ModelConfig(**state["config"])
+        # A resumed run may add longer stages: context_length is the longest length trained on.
+        config.max_len = max(config.max_len, max(l for l, _ in stages))
     else:
         config = ModelConfig(vocab_size=manifest["vocab_size"], d_model=args.d_model, n_layers=args.n_layers,
                              n_heads=args.n_heads, n_kv_heads=args.n_kv_heads, d_ff=args.d_ff,
                              rope_base=args.rope_base, max_len=max(l for l, _ in stages),
                              tie_embeddings=args.tie_embeddings)
+    init_sd = None
+    if args.init_gguf and not state:
+        from export_gguf import load_gguf
+        config, init_sd = load_gguf(args.init_gguf)
+        config.max_len = max(config.max_len, max(l for l, _ in stages))
     torch.manual_seed(args.seed)
     model = LlamaModel(config).to(device)
+    if init_sd is not None:
+        model.load_state_dict(init_sd)
+        print(f"initialised from {args.init_gguf}", file=sys.stderr)
     # No weight decay on norms (1-D) ; decay on matrices and embeddings.
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
