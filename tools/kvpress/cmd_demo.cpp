@@ -10,15 +10,14 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "core/error.h"
-#include "eval/dataset.h"
 #include "eval/metrics.h"
 #include "eval/text_utils.h"
+#include "eval_runner.h"
 #include "kvpress/pipeline.h"
 #include "model/model.h"
 #include "press/press.h"
 #include "press/press_registry.h"
 #include "runtime/thread_pool.h"
-#include "tokenizer/tokenizer.h"
 
 namespace kvpress::cli {
 namespace {
@@ -108,16 +107,13 @@ void add_demo_command(CLI::App& app, Action& action) {
       auto model = Model::load(args->model);
       ThreadPool pool(args->threads);
 
-      DatasetOptions opts;
-      if (!args->data_dir.empty()) opts.data_dir = args->data_dir;
-      opts.seed = args->seed;
-      opts.n_samples = args->samples;
-      opts.split = Split::Test;
-      const Tokenizer& tok = model->tokenizer();
-      opts.codec.encode = [&tok](std::string_view t) { return tok.encode(t, false, false); };
-      opts.codec.decode = [&tok](std::span<const int32_t> ids) { return tok.decode(ids, true); };
-      const std::vector<TaskRecord> records =
-          load_dataset("ruler:" + args->tasks + ":" + args->length, opts);
+      // The same dataset loading as `kvpress eval` (the model's tokenizer counts and encodes).
+      eval::EvalConfig config;
+      config.dataset = "ruler:" + args->tasks + ":" + args->length;
+      config.samples = args->samples;
+      config.seed = args->seed;
+      config.data_dir = args->data_dir;
+      const std::vector<TaskRecord> records = eval::load_eval_dataset(config, *model);
 
       std::printf("kvpress demo: %s\n%zu samples (%s at %s tokens, test split, seed %llu), compression ratio %.2f, "
                   "%d threads\n\n", args->model.c_str(), records.size(), args->tasks.c_str(), args->length.c_str(),

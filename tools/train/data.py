@@ -62,8 +62,9 @@ def extra_questions(r, n, rng):
     answer is the only hard part of a record, and a long context is costly to train on."""
     if n <= 0 or not r["task"].startswith("niah_multikey"):
         return []
-    asked = next((k for k, v in NEEDLE.findall(r["context"]) if v == r["answers"][0]), None)
-    pairs = [(k, v) for k, v in NEEDLE.findall(r["context"]) if k != asked]
+    needles = NEEDLE.findall(r["context"])
+    asked = next((k for k, v in needles if v == r["answers"][0]), None)
+    pairs = [(k, v) for k, v in needles if k != asked]
     if asked is None or not pairs:
         return []
     out = []

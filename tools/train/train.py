@@ -179,8 +179,6 @@ def main():
     state = torch.load(ckpt_path, map_location="cpu") if args.resume and ckpt_path.exists() else None
     if state:
         config = ModelConfig(**state["config"])
-        # A resumed run may add longer stages: context_length is the longest length trained on.
-        config.max_len = max(config.max_len, max(l for l, _ in stages))
     else:
         config = ModelConfig(vocab_size=manifest["vocab_size"], d_model=args.d_model, n_layers=args.n_layers,
                              n_heads=args.n_heads, n_kv_heads=args.n_kv_heads, d_ff=args.d_ff,
@@ -190,7 +188,8 @@ def main():
     if args.init_gguf and not state:
         from export_gguf import load_gguf
         config, init_sd = load_gguf(args.init_gguf)
-        config.max_len = max(config.max_len, max(l for l, _ in stages))
+    # A resumed or initialised run may add longer stages: context_length is the longest length trained on.
+    config.max_len = max(config.max_len, max(l for l, _ in stages))
     torch.manual_seed(args.seed)
     model = LlamaModel(config).to(device)
     if init_sd is not None:
