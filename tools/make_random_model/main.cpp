@@ -6,8 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
-#include "gguf/gguf_writer.h"
-#include "kernels/kernels.h"
+#include "model/model_writer.h"
 
 namespace {
 
@@ -44,14 +43,6 @@ GgmlType type_for_cols(GgmlType wanted, int64_t n_cols) {
   return fallback;
 }
 
-std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& values, int64_t n_cols) {
-  const int64_t rows = (int64_t)values.size() / n_cols;
-  const int64_t rb = kvpress::row_bytes(type, n_cols);
-  std::vector<uint8_t> out((size_t)(rows * rb));
-  for (int64_t r = 0; r < rows; ++r) kvpress::kernels::quantize_row(type, &values[r * n_cols], &out[r * rb], n_cols);
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,75 +66,48 @@ int main(int argc, char** argv) {
     const auto type = kvpress::ggml_type_from_name(type_name);
     if (!type) kvpress::fail("unknown --type '", type_name, "'");
     std::mt19937_64 rng(seed);
-    kvpress::gguf::GgufWriter w;
-    const std::string a = s.arch + ".";
-    w.set_string("general.architecture", s.arch);
-    w.set_string("general.name", "random-" + s.arch);
-    w.set_uint32(a + "context_length", 32768);
-    w.set_uint32(a + "embedding_length", (uint32_t)s.n_embd);
-    w.set_uint32(a + "block_count", (uint32_t)s.n_layers);
-    w.set_uint32(a + "feed_forward_length", (uint32_t)s.n_ff);
-    w.set_uint32(a + "attention.head_count", (uint32_t)s.n_heads);
-    w.set_uint32(a + "attention.head_count_kv", (uint32_t)s.n_heads_kv);
-    w.set_uint32(a + "attention.key_length", (uint32_t)s.head_dim);
-    w.set_uint32(a + "attention.value_length", (uint32_t)s.head_dim);
-    w.set_float32(a + "rope.freq_base", 1000000.0f);
-    w.set_float32(a + "attention.layer_norm_rms_epsilon", 1e-6f);
+    kvpress::ModelFileShape shape;
+    shape.arch = s.arch;
+    shape.name = "random-" + s.arch;
+    shape.n_embd = s.n_embd, shape.n_layers = s.n_layers, shape.n_heads = s.n_heads, shape.n_heads_kv = s.n_heads_kv;
+    shape.head_dim = s.head_dim, shape.n_ff = s.n_ff;
+    shape.context_length = 32768;
+    shape.rope_base = 1000000.0f;
+    shape.rms_eps = 1e-6f;
+    shape.tied_output = true;
     // A placeholder SentencePiece-style vocabulary: control tokens, 256 byte tokens, then filler pieces.
-    std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
-    std::vector<int32_t> types = {2, 3, 3};
-    for (int b = 0; b < 256 && (int64_t)tokens.size() < s.n_vocab; ++b) {
+    kvpress::SpmVocabulary vocab;
+    vocab.tokens = {"<unk>", "<s>", "</s>"};
+    vocab.types = {2, 3, 3};
+    for (int b = 0; b < 256 && (int64_t)vocab.tokens.size() < s.n_vocab; ++b) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "<0x%02X>", b);
-      tokens.push_back(buf);
-      types.push_back(6);
+      vocab.tokens.push_back(buf);
+      vocab.types.push_back(6);
     }
-    while ((int64_t)tokens.size() < s.n_vocab) {
-      tokens.push_back("\xe2\x96\x81t" + std::to_string(tokens.size()));
-      types.push_back(1);
+    while ((int64_t)vocab.tokens.size() < s.n_vocab) {
+      vocab.tokens.push_back("\xe2\x96\x81t" + std::to_string(vocab.tokens.size()));
+      vocab.types.push_back(1);
     }
-    w.set_string("tokenizer.ggml.model", "llama");
-    w.set_string("tokenizer.ggml.pre", "default");
-    w.set_string_array("tokenizer.ggml.tokens", tokens);
-    w.set_float32_array("tokenizer.ggml.scores", std::vector<float>(tokens.size(), 0.0f));
-    w.set_int32_array("tokenizer.ggml.token_type", types);
-    w.set_uint32("tokenizer.ggml.bos_token_id", 1);
-    w.set_uint32("tokenizer.ggml.eos_token_id", 2);
+    vocab.scores.assign(vocab.tokens.size(), 0.0f);
 
     const float scale = 0.02f;
     int n_fallback = 0;
     GgmlType fallback_type = *type;
-    auto matrix = [&](const std::string& name, int64_t n_cols, int64_t n_rows) {
-      const GgmlType t = type_for_cols(*type, n_cols);
-      if (t != *type) ++n_fallback, fallback_type = t;
-      w.add_tensor(name, {n_cols, n_rows}, t, encode(t, random_values(rng, n_cols * n_rows, scale), n_cols));
+    auto fill = [&](kvpress::gguf::GgufWriter& w, const std::string& name, const std::vector<int64_t>& ne,
+                    kvpress::TensorRole role) {
+      using kvpress::TensorRole;
+      if (role == TensorRole::Norm) {
+        w.add_tensor_f32(name, ne, std::vector<float>((size_t)ne[0], 1.0f));
+      } else if (role == TensorRole::Bias) {
+        w.add_tensor_f32(name, ne, random_values(rng, ne[0], scale));
+      } else {  // embedding and matrices, in the requested type where their rows allow it
+        const GgmlType t = type_for_cols(*type, ne[0]);
+        if (t != *type) ++n_fallback, fallback_type = t;
+        w.add_tensor(name, ne, t, kvpress::encode_rows(t, random_values(rng, ne[0] * ne[1], scale), ne[0]));
+      }
     };
-    auto ones = [&](const std::string& name, int64_t n) { w.add_tensor_f32(name, {n}, std::vector<float>((size_t)n, 1.0f)); };
-    matrix("token_embd.weight", s.n_embd, s.n_vocab);
-    ones("output_norm.weight", s.n_embd);
-    const int64_t q_dim = s.n_heads * s.head_dim, kv_dim = s.n_heads_kv * s.head_dim;
-    for (int64_t l = 0; l < s.n_layers; ++l) {
-      const std::string p = "blk." + std::to_string(l) + ".";
-      ones(p + "attn_norm.weight", s.n_embd);
-      matrix(p + "attn_q.weight", s.n_embd, q_dim);
-      matrix(p + "attn_k.weight", s.n_embd, kv_dim);
-      matrix(p + "attn_v.weight", s.n_embd, kv_dim);
-      if (s.arch == "qwen2") {
-        w.add_tensor_f32(p + "attn_q.bias", {q_dim}, random_values(rng, q_dim, scale));
-        w.add_tensor_f32(p + "attn_k.bias", {kv_dim}, random_values(rng, kv_dim, scale));
-        w.add_tensor_f32(p + "attn_v.bias", {kv_dim}, random_values(rng, kv_dim, scale));
-      }
-      if (s.arch == "qwen3") {
-        ones(p + "attn_q_norm.weight", s.head_dim);
-        ones(p + "attn_k_norm.weight", s.head_dim);
-      }
-      matrix(p + "attn_output.weight", q_dim, s.n_embd);
-      ones(p + "ffn_norm.weight", s.n_embd);
-      matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff);
-      matrix(p + "ffn_up.weight", s.n_embd, s.n_ff);
-      matrix(p + "ffn_down.weight", s.n_ff, s.n_embd);
-    }
-    w.write(out);
+    kvpress::write_model_file(shape, vocab, fill, out);
     if (n_fallback > 0)
       std::fprintf(stderr, "%d matrices have rows not a multiple of %s's block: written as %s\n", n_fallback,
                    type_name.c_str(), std::string(kvpress::ggml_type_name(fallback_type)).c_str());

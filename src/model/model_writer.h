@@ -1,0 +1,50 @@
+// Writes Llama-family GGUF files (llama / qwen2 / qwen3) with the keys and tensor names that
+// model_config.cpp and model_weights.cpp read: the test fixtures and kvpress-make-random-model build
+// their random-weight models with it, each choosing the tensor values.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/ggml_type.h"
+#include "gguf/gguf_writer.h"
+
+namespace kvpress {
+
+struct ModelFileShape {
+  std::string arch = "llama";  // "llama", "qwen2" (q/k/v biases) or "qwen3" (q/k norms)
+  std::string name;            // general.name
+  int64_t n_embd = 64, n_layers = 2, n_heads = 4, n_heads_kv = 2, head_dim = 16, n_ff = 96;
+  uint32_t context_length = 4096;
+  float rope_base = 10000.0f;
+  float rms_eps = 1e-5f;
+  bool tied_output = false;  // no output.weight: the token embedding is reused
+};
+
+// A SentencePiece ("llama" tokenizer model) vocabulary, stored as tokenizer.ggml.* keys.
+struct SpmVocabulary {
+  std::vector<std::string> tokens;
+  std::vector<float> scores;   // one per token
+  std::vector<int32_t> types;  // one per token (1 normal, 2 unknown, 3 control, 6 byte)
+  int32_t bos_id = 1, eos_id = 2, unk_id = 0;
+};
+
+// What a tensor is for, so a filler can pick its type and value distribution.
+enum class TensorRole { Embedding, Output, Matrix, Norm, Bias };
+
+// Adds the tensor `name` with dims `ne` (ne[0] = row length) to the writer. Called once per tensor, in
+// file order: token_embd, output_norm, output, then per layer attn_norm, attn_q/k/v, [q/k/v biases],
+// [q/k norms], attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down.
+using TensorFiller = std::function<void(gguf::GgufWriter& writer, const std::string& name,
+                                        const std::vector<int64_t>& ne, TensorRole role)>;
+
+// Writes the whole file to `path`; throws Error for an unknown arch, a bad head layout, a vocabulary
+// whose arrays disagree, or an I/O failure.
+void write_model_file(const ModelFileShape& shape, const SpmVocabulary& vocab, const TensorFiller& fill,
+                      const std::string& path);
+
+// A row-major f32 matrix with rows of n_cols values, encoded row by row in `type`.
+std::vector<uint8_t> encode_rows(GgmlType type, const std::vector<float>& values, int64_t n_cols);
+
+}  // namespace kvpress
