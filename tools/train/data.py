@@ -38,7 +38,7 @@ def parse_mix(text):
     mix = {}
     for item in text.split(","):
         name, share = item.split(":")
-        if name not in ("text", "repeat") and name not in common.ALL_TASKS:
+        if name not in ("text", "repeat", "recall") and name not in common.ALL_TASKS:
             sys.exit(f"unknown task '{name}' in --mix (tasks: {', '.join(common.ALL_TASKS)}, text)")
         mix[name] = float(share)
     total = sum(mix.values())
@@ -158,6 +158,100 @@ def repeat_windows(essay_ids, length, n, rng, sp):
     return out
 
 
+RECALL_HEADER = ("Some special magic numbers are hidden within the following text. Make sure to memorize it. "
+                 "I will quiz you about the numbers afterwards.\n")
+
+
+def harvest_pools(records):
+    """Train-split keys ("word-word") and 7-digit values seen in the generated records' needles: the
+    recall drill draws only from these, so it never shows a test-split key or value."""
+    keys, values = set(), set()
+    for r in records:
+        for k, v in NEEDLE.findall(r["context"]):
+            if re.fullmatch(r"[a-z]+-[a-z]+", k):
+                keys.add(k)
+            if re.fullmatch(r"\d{7}", v):
+                values.add(v)
+    return sorted(keys), sorted(values)
+
+
+def join_keys(keys):
+    """RULER's list of queried keys: "a, b, and c"."""
+    return ", ".join(keys[:-1]) + ", and " + keys[-1]
+
+
+def essay_snippet(essays, n_chars, rng):
+    """About n_chars of essay text starting and ending at a space (a stretch of haystack)."""
+    if n_chars <= 0:
+        return ""
+    e = essays[int(rng.integers(0, len(essays)))]
+    a = int(rng.integers(0, max(1, len(e) - n_chars)))
+    text = e[a:a + n_chars]
+    first, last = text.find(" "), text.rfind(" ")
+    return text[first + 1:last] if 0 <= first < last else ""
+
+
+def recall_windows(essays, keys, values, length, n, rng, sp):
+    """n associative-recall drills in the multi-key needles' exact phrasing: 2-10 needles with distinct
+    keys (one key may hold 2-4 values) between short stretches of essay text, then questions about as
+    many of them as fit: single keys (the niah_multikey question), 3-4 keys at once (niah_multiquery's)
+    and the multi-valued key (niah_multivalue's). Every answer is decided by matching a key against the
+    needles, the skill the RULER records reward only once per long sequence."""
+    out = []
+    for _ in range(n):
+        n_keys = int(rng.integers(2, max(3, min(11, length // 64 + 1))))
+        ks = [keys[int(i)] for i in rng.choice(len(keys), n_keys, replace=False)]
+        n_vals = [1] * n_keys
+        if rng.random() < 0.3:
+            n_vals[0] = int(rng.integers(2, 5))
+        vs = [values[int(i)] for i in rng.choice(len(values), sum(n_vals), replace=False)]
+        needles, it = [], iter(vs)
+        for k, m in zip(ks, n_vals):
+            needles += [(k, next(it)) for _ in range(m)]
+        needles = [needles[int(i)] for i in rng.permutation(len(needles))]
+        # Haystack between the needles: up to ~60 % of the length in all (about 4 characters a token).
+        budget_chars = int(rng.uniform(0.0, 0.6) * length * 4) - 100 * len(needles)
+        cuts = np.sort(rng.uniform(0, max(0, budget_chars), size=len(needles)))
+        gaps = np.diff(np.concatenate([[0], cuts, [max(0, budget_chars)]]))
+        while True:
+            parts = [RECALL_HEADER]
+            for (k, v), g in zip(needles, gaps):
+                parts.append(essay_snippet(essays, int(g), rng) + f" One of the special magic numbers for {k} is: {v}.")
+            context = "".join(parts) + " " + essay_snippet(essays, int(gaps[-1]), rng) + "\n"
+            ctx = sp.encode(context)
+            if len(ctx) <= int(0.7 * length) or gaps.sum() < 50:
+                break
+            gaps = gaps / 2
+        if len(ctx) > int(0.7 * length):
+            continue
+        values_of = {k: [v for kk, v in needles if kk == k] for k in ks}
+        singles = [k for k in ks if len(values_of[k]) == 1]
+        questions = []
+        for k in [ks[int(i)] for i in rng.permutation(n_keys)]:
+            if len(values_of[k]) > 1:
+                questions.append((f"What are all the special magic numbers for {k} mentioned in the provided text? ",
+                                  f"The special magic numbers for {k} mentioned in the provided text are", values_of[k]))
+            elif rng.random() < 0.25 and len(singles) >= 3:
+                q = [singles[int(i)] for i in rng.choice(len(singles), min(len(singles), int(rng.integers(3, 5))), replace=False)]
+                questions.append((f"What are all the special magic numbers for {join_keys(q)} mentioned in the provided text? ",
+                                  f"The special magic numbers for {join_keys(q)} mentioned in the provided text are",
+                                  [values_of[x][0] for x in q]))
+            else:
+                questions.append((f"What is the special magic number for {k} mentioned in the provided text? ",
+                                  f"The special magic number for {k} mentioned in the provided text is", values_of[k]))
+        ids = [common.BOS_ID] + ctx
+        cls = [CLS_NONE] + [CLS_PROMPT] * len(ctx)
+        for question, prefix, answers in questions:
+            q, ans = encode_qa(sp, question, prefix, answers)
+            if len(ids) + len(q) + len(ans) + 1 > length:
+                break
+            ids += q + ans + [common.EOS_ID]
+            cls += [CLS_PROMPT] * len(q) + [CLS_ANSWER] * (len(ans) + 1)
+        if CLS_ANSWER in cls:
+            out.append((ids, cls))
+    return out
+
+
 def save(path, items, task_names):
     """items: list of (ids, cls, task index). Flat arrays + offsets."""
     lens = np.array([len(i[0]) for i in items], dtype=np.int64)
@@ -193,24 +287,34 @@ def main():
     records = records * len(lengths) if len(records) == 1 else records
     if len(records) != len(lengths):
         sys.exit("--records needs one number or one per length")
-    task_names = common.ALL_TASKS + ["text", "repeat"]
-    essay_ids = [sp.encode(e) for e in common.read_essays()]
+    task_names = common.ALL_TASKS + ["text", "repeat", "recall"]
+    essays = common.read_essays()
+    essay_ids = [sp.encode(e) for e in essays]
+
     manifest = {"lengths": {}, "mix": mix, "seed": args.seed, "tokenizer": str(tok_dir.resolve()),
                 "vocab_size": sp.get_piece_size()}
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
+        pools = None
+        if "recall" in mix:  # train-split keys and values for the recall drill
+            harvested = []
+            for t in ("niah_multikey_1", "niah_multikey_2", "niah_multiquery"):
+                harvested += generate(kvpress, vocab_gguf, t, 2048, 300, args.seed * 1000 + 99, "train", tmp)
+            pools = harvest_pools(harvested)
+            print(f"recall drill: {len(pools[0])} train-split keys, {len(pools[1])} values", file=sys.stderr)
         for li, (length, n_total) in enumerate(zip(lengths, records)):
             rng = np.random.default_rng([args.seed, length])
             seed = args.seed * 1000 + length  # distinct records per length
-            fits = {t for t in mix if t in ("text", "repeat") or generate(kvpress, vocab_gguf, t, length, 8, seed, "train", tmp)}
+            fits = {t for t in mix if t in ("text", "repeat", "recall") or generate(kvpress, vocab_gguf, t, length, 8, seed, "train", tmp)}
             share = {t: mix[t] for t in fits}
             norm = sum(share.values())
             counts = {t: int(round(n_total * s / norm)) for t, s in share.items()}
             items = []
             for t, n in counts.items():
-                if t in ("text", "repeat"):
+                if t in ("text", "repeat", "recall"):
                     made = text_windows(essay_ids, length, n, rng) if t == "text" else \
-                        repeat_windows(essay_ids, length, n, rng, sp)
+                        repeat_windows(essay_ids, length, n, rng, sp) if t == "repeat" else \
+                        recall_windows(essays, *pools, length, n, rng, sp)
                     items += [(ids, cls, task_names.index(t)) for ids, cls in made]
                     continue
                 for r in generate(kvpress, vocab_gguf, t, length, n, seed, "train", tmp):
