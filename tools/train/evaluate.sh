@@ -6,7 +6,7 @@
 #      niah_multikey_1 at 2k tokens.
 # Usage: tools/train/evaluate.sh MODEL.gguf OUT_DIR [SAMPLES]   (default 100 samples per task and length;
 #        $SAMPLES_4K and $SAMPLES_RATIOS override it for the slower 4k and ratio runs)
-# Writes OUT_DIR/{full-1k,full-2k,full-4k,ratios-2k,ratios-1k}/ (kvpress eval folders: summary.md, metrics.json, ...).
+# Writes OUT_DIR/{full-1k,full-2k,full-4k,ratios-2k,ratios-mk1-1k,ratios-1k}/ (kvpress eval folders: summary.md, metrics.json, ...).
 set -euo pipefail
 MODEL=${1:?usage: evaluate.sh MODEL.gguf OUT_DIR [SAMPLES]}
 OUT=${2:?usage: evaluate.sh MODEL.gguf OUT_DIR [SAMPLES]}
@@ -23,7 +23,9 @@ run --dataset "ruler:$NIAH:4k" --press no_press --out "$OUT/full-4k" --samples "
 PRESSES=no_press,knorm,snapkv,streaming_llm,expected_attention
 run --dataset ruler:niah_multikey_1:2k --press $PRESSES --compression-ratio 0.25,0.5,0.75,0.9 --out "$OUT/ratios-2k" \
   --samples "${SAMPLES_RATIOS:-$N}"
-# The same sweep where the model is reliable with the full cache (essay haystack, 1k).
+# The same sweeps at 1k, where the model reads its context: key matching and a single needle.
+run --dataset ruler:niah_multikey_1:1k --press $PRESSES --compression-ratio 0.25,0.5,0.75,0.9 --out "$OUT/ratios-mk1-1k" \
+  --samples "${SAMPLES_RATIOS:-$N}"
 run --dataset ruler:niah_single_2:1k --press $PRESSES --compression-ratio 0.25,0.5,0.75,0.9 --out "$OUT/ratios-1k" \
   --samples "${SAMPLES_RATIOS:-$N}"
-for d in full-1k full-2k full-4k ratios-2k ratios-1k; do echo "== $d"; cat "$OUT/$d/summary.md"; done
+for d in full-1k full-2k full-4k ratios-2k ratios-mk1-1k ratios-1k; do echo "== $d"; cat "$OUT/$d/summary.md"; done
