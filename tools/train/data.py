@@ -31,6 +31,7 @@ import spm_vocab
 DEFAULT_MIX = ("niah_single_1:0.10,niah_single_2:0.12,niah_single_3:0.06,niah_multikey_1:0.14,niah_multikey_2:0.08,"
                "niah_multikey_3:0.05,niah_multivalue:0.13,niah_multiquery:0.13,vt:0.05,cwe:0.03,fwe:0.04,text:0.07,repeat:0.25")
 CLS_NONE, CLS_PROMPT, CLS_ANSWER, CLS_TEXT = 0, 1, 2, 3
+SYNTHETIC = ("text", "repeat", "recall")  # mix entries made here, not by `kvpress ruler-gen`
 FIRST_PIECE_ID = 3 + 256  # after <unk>, <s>, </s> and the 256 byte-fallback tokens
 
 
@@ -38,8 +39,8 @@ def parse_mix(text):
     mix = {}
     for item in text.split(","):
         name, share = item.split(":")
-        if name not in ("text", "repeat", "recall") and name not in common.ALL_TASKS:
-            sys.exit(f"unknown task '{name}' in --mix (tasks: {', '.join(common.ALL_TASKS)}, text)")
+        if name not in SYNTHETIC and name not in common.ALL_TASKS:
+            sys.exit(f"unknown task '{name}' in --mix (tasks: {', '.join(common.ALL_TASKS + list(SYNTHETIC))})")
         mix[name] = float(share)
     total = sum(mix.values())
     return {k: v / total for k, v in mix.items()}
@@ -85,21 +86,26 @@ def encode_qa(sp, question, answer_prefix, answers):
     return q, ans
 
 
-def encode_record(sp, r, n_extra=0, rng=None, max_len=None):
-    """(ids, classes) of one task record, plus up to n_extra further questions (multi-key tasks) after its
-    EOS, as many as fit in max_len tokens."""
-    r = in_context_order(r)
-    ctx = sp.encode(r["context"])
+def encode_with_questions(sp, ctx, qas, max_len=None, keep_first=False):
+    """(ids, classes): [BOS] ctx, then each (question, answer prefix, answers) as prompt + answer + EOS,
+    stopping at the first that would pass max_len (the first one always stays if keep_first)."""
     ids = [common.BOS_ID] + ctx
     cls = [CLS_NONE] + [CLS_PROMPT] * len(ctx)
-    for question, prefix, answers in [(r["question"], r["answer_prefix"], r["answers"])] + \
-            extra_questions(r, n_extra, rng):
+    for i, (question, prefix, answers) in enumerate(qas):
         q, ans = encode_qa(sp, question, prefix, answers)
-        if len(ids) > len(ctx) + 1 and max_len and len(ids) + len(q) + len(ans) + 1 > max_len:
+        if max_len and len(ids) + len(q) + len(ans) + 1 > max_len and not (keep_first and i == 0):
             break
         ids += q + ans + [common.EOS_ID]
         cls += [CLS_PROMPT] * len(q) + [CLS_ANSWER] * (len(ans) + 1)
     return ids, cls
+
+
+def encode_record(sp, r, n_extra=0, rng=None, max_len=None):
+    """(ids, classes) of one task record, plus up to n_extra further questions (multi-key tasks) after its
+    EOS, as many as fit in max_len tokens."""
+    r = in_context_order(r)
+    qas = [(r["question"], r["answer_prefix"], r["answers"])] + extra_questions(r, n_extra, rng)
+    return encode_with_questions(sp, sp.encode(r["context"]), qas, max_len, keep_first=True)
 
 
 def generate(kvpress, vocab_gguf, task, length, n, seed, split, tmp):
@@ -175,6 +181,15 @@ def harvest_pools(records):
     return sorted(keys), sorted(values)
 
 
+def needle_question(keys_text, n_values):
+    """RULER's (question, answer prefix) about the needles of keys_text, asking for one value or several."""
+    if n_values == 1:
+        return (f"What is the special magic number for {keys_text} mentioned in the provided text? ",
+                f"The special magic number for {keys_text} mentioned in the provided text is")
+    return (f"What are all the special magic numbers for {keys_text} mentioned in the provided text? ",
+            f"The special magic numbers for {keys_text} mentioned in the provided text are")
+
+
 def join_keys(keys):
     """RULER's list of queried keys: "a, b, and c"."""
     return ", ".join(keys[:-1]) + ", and " + keys[-1]
@@ -228,25 +243,12 @@ def recall_windows(essays, keys, values, length, n, rng, sp):
         singles = [k for k in ks if len(values_of[k]) == 1]
         questions = []
         for k in [ks[int(i)] for i in rng.permutation(n_keys)]:
-            if len(values_of[k]) > 1:
-                questions.append((f"What are all the special magic numbers for {k} mentioned in the provided text? ",
-                                  f"The special magic numbers for {k} mentioned in the provided text are", values_of[k]))
-            elif rng.random() < 0.25 and len(singles) >= 3:
+            if len(values_of[k]) == 1 and rng.random() < 0.25 and len(singles) >= 3:
                 q = [singles[int(i)] for i in rng.choice(len(singles), min(len(singles), int(rng.integers(3, 5))), replace=False)]
-                questions.append((f"What are all the special magic numbers for {join_keys(q)} mentioned in the provided text? ",
-                                  f"The special magic numbers for {join_keys(q)} mentioned in the provided text are",
-                                  [values_of[x][0] for x in q]))
+                questions.append((*needle_question(join_keys(q), len(q)), [values_of[x][0] for x in q]))
             else:
-                questions.append((f"What is the special magic number for {k} mentioned in the provided text? ",
-                                  f"The special magic number for {k} mentioned in the provided text is", values_of[k]))
-        ids = [common.BOS_ID] + ctx
-        cls = [CLS_NONE] + [CLS_PROMPT] * len(ctx)
-        for question, prefix, answers in questions:
-            q, ans = encode_qa(sp, question, prefix, answers)
-            if len(ids) + len(q) + len(ans) + 1 > length:
-                break
-            ids += q + ans + [common.EOS_ID]
-            cls += [CLS_PROMPT] * len(q) + [CLS_ANSWER] * (len(ans) + 1)
+                questions.append((*needle_question(k, len(values_of[k])), values_of[k]))
+        ids, cls = encode_with_questions(sp, ctx, questions, length)
         if CLS_ANSWER in cls:
             out.append((ids, cls))
     return out
@@ -287,7 +289,7 @@ def main():
     records = records * len(lengths) if len(records) == 1 else records
     if len(records) != len(lengths):
         sys.exit("--records needs one number or one per length")
-    task_names = common.ALL_TASKS + ["text", "repeat", "recall"]
+    task_names = common.ALL_TASKS + list(SYNTHETIC)
     essays = common.read_essays()
     essay_ids = [sp.encode(e) for e in essays]
 
@@ -305,13 +307,13 @@ def main():
         for li, (length, n_total) in enumerate(zip(lengths, records)):
             rng = np.random.default_rng([args.seed, length])
             seed = args.seed * 1000 + length  # distinct records per length
-            fits = {t for t in mix if t in ("text", "repeat", "recall") or generate(kvpress, vocab_gguf, t, length, 8, seed, "train", tmp)}
+            fits = {t for t in mix if t in SYNTHETIC or generate(kvpress, vocab_gguf, t, length, 8, seed, "train", tmp)}
             share = {t: mix[t] for t in fits}
             norm = sum(share.values())
             counts = {t: int(round(n_total * s / norm)) for t, s in share.items()}
             items = []
             for t, n in counts.items():
-                if t in ("text", "repeat", "recall"):
+                if t in SYNTHETIC:
                     made = text_windows(essay_ids, length, n, rng) if t == "text" else \
                         repeat_windows(essay_ids, length, n, rng, sp) if t == "repeat" else \
                         recall_windows(essays, *pools, length, n, rng, sp)
