@@ -100,10 +100,27 @@ def encode_with_questions(sp, ctx, qas, max_len=None, keep_first=False):
     return ids, cls
 
 
-def encode_record(sp, r, n_extra=0, rng=None, max_len=None):
+def tag_with_key(key, value):
+    """A multi-key answer item written as "KEY: VALUE" (see --tag-multiquery)."""
+    return f"{key}: {value}"
+
+
+def tagged_multiquery(r):
+    """niah_multiquery's references each preceded by its key: the model writes the next asked key (a copy
+    from the question) and then that key's value (single-key retrieval), instead of tracking which values
+    it already wrote; the metric only checks that every reference appears."""
+    if r["task"] != "niah_multiquery":
+        return r
+    key_of = {v: k for k, v in NEEDLE.findall(r["context"])}
+    return dict(r, answers=[tag_with_key(key_of[a], a) for a in r["answers"]])
+
+
+def encode_record(sp, r, n_extra=0, rng=None, max_len=None, tag_multiquery=False):
     """(ids, classes) of one task record, plus up to n_extra further questions (multi-key tasks) after its
     EOS, as many as fit in max_len tokens."""
     r = in_context_order(r)
+    if tag_multiquery:
+        r = tagged_multiquery(r)
     qas = [(r["question"], r["answer_prefix"], r["answers"])] + extra_questions(r, n_extra, rng)
     return encode_with_questions(sp, sp.encode(r["context"]), qas, max_len, keep_first=True)
 
@@ -206,7 +223,8 @@ def essay_snippet(essays, n_chars, rng):
     return text[first + 1:last] if 0 <= first < last else ""
 
 
-def recall_windows(essays, keys, values, length, n, rng, sp):
+def recall_windows(essays, keys, values, length, n, rng, sp, multivalue_share=0.3, tag_multiquery=False,
+                   multivalued_keys=1, multiquery_share=0.25):
     """n associative-recall drills in the multi-key needles' exact phrasing: 2-10 needles with distinct
     keys (one key may hold 2-4 values) between short stretches of essay text, then questions about as
     many of them as fit: single keys (the niah_multikey question), 3-4 keys at once (niah_multiquery's)
@@ -217,8 +235,9 @@ def recall_windows(essays, keys, values, length, n, rng, sp):
         n_keys = int(rng.integers(2, max(3, min(11, length // 64 + 1))))
         ks = [keys[int(i)] for i in rng.choice(len(keys), n_keys, replace=False)]
         n_vals = [1] * n_keys
-        if rng.random() < 0.3:
-            n_vals[0] = int(rng.integers(2, 5))
+        for j in range(min(multivalued_keys, n_keys - 1)):
+            if rng.random() < multivalue_share:
+                n_vals[j] = int(rng.integers(2, 5))
         vs = [values[int(i)] for i in rng.choice(len(values), sum(n_vals), replace=False)]
         needles, it = [], iter(vs)
         for k, m in zip(ks, n_vals):
@@ -243,9 +262,10 @@ def recall_windows(essays, keys, values, length, n, rng, sp):
         singles = [k for k in ks if len(values_of[k]) == 1]
         questions = []
         for k in [ks[int(i)] for i in rng.permutation(n_keys)]:
-            if len(values_of[k]) == 1 and rng.random() < 0.25 and len(singles) >= 3:
+            if len(values_of[k]) == 1 and rng.random() < multiquery_share and len(singles) >= 3:
                 q = [singles[int(i)] for i in rng.choice(len(singles), min(len(singles), int(rng.integers(3, 5))), replace=False)]
-                questions.append((*needle_question(join_keys(q), len(q)), [values_of[x][0] for x in q]))
+                answers = [tag_with_key(x, values_of[x][0]) if tag_multiquery else values_of[x][0] for x in q]
+                questions.append((*needle_question(join_keys(q), len(q)), answers))
             else:
                 questions.append((*needle_question(k, len(values_of[k])), values_of[k]))
         ids, cls = encode_with_questions(sp, ctx, questions, length)
@@ -275,6 +295,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--extra-questions", type=int, default=0,
                     help="multi-key records: ask up to this many other keys after the first answer")
+    ap.add_argument("--tag-multiquery", action="store_true",
+                    help="write niah_multiquery answers (and the drill's) as 'KEY: VALUE, ...' (phase 3)")
+    ap.add_argument("--drill-multivalue", type=float, default=0.3,
+                    help="chance that each of the drill's first --drill-multivalued-keys keys holds 2-4 values")
+    ap.add_argument("--drill-multivalued-keys", type=int, default=1, help="see --drill-multivalue")
+    ap.add_argument("--drill-multiquery", type=float, default=0.25,
+                    help="chance that a drill question about a single-valued key asks 3-4 keys at once")
     ap.add_argument("--kvpress", help="kvpress binary (default: the repo's build*/bin/kvpress)")
     args = ap.parse_args()
 
@@ -316,18 +343,19 @@ def main():
                 if t in SYNTHETIC:
                     made = text_windows(essay_ids, length, n, rng) if t == "text" else \
                         repeat_windows(essay_ids, length, n, rng, sp) if t == "repeat" else \
-                        recall_windows(essays, *pools, length, n, rng, sp)
+                        recall_windows(essays, *pools, length, n, rng, sp, args.drill_multivalue, args.tag_multiquery,
+                                       args.drill_multivalued_keys, args.drill_multiquery)
                     items += [(ids, cls, task_names.index(t)) for ids, cls in made]
                     continue
                 for r in generate(kvpress, vocab_gguf, t, length, n, seed, "train", tmp):
-                    ids, cls = encode_record(sp, r, args.extra_questions, rng, length)
+                    ids, cls = encode_record(sp, r, args.extra_questions, rng, length, args.tag_multiquery)
                     items.append((ids, cls, task_names.index(t)))
             rng.shuffle(items)
             lens = save(out_dir / f"train_{length}.npz", items, task_names)
             val = []
             for t in common.ALL_TASKS:
                 for r in generate(kvpress, vocab_gguf, t, length, args.val_records, seed + 7, "test", tmp):
-                    ids, cls = encode_record(sp, r)
+                    ids, cls = encode_record(sp, r, tag_multiquery=args.tag_multiquery)
                     val.append((ids, cls, task_names.index(t)))
             save(out_dir / f"val_{length}.npz", val, task_names)
             n_ans = sum(int(np.sum(np.asarray(c) == CLS_ANSWER)) for _, c, _ in items)
