@@ -100,9 +100,10 @@ def encode_with_questions(sp, ctx, qas, max_len=None, keep_first=False):
     return ids, cls
 
 
-def tag_with_key(key, value):
-    """A multi-key answer item written as "KEY: VALUE" (see --tag-multiquery)."""
-    return f"{key}: {value}"
+def multiquery_answers(pairs, tag):
+    """A multi-key question's answers from its (key, value) pairs: the values, or with --tag-multiquery
+    "KEY: VALUE" items."""
+    return [f"{k}: {v}" if tag else v for k, v in pairs]
 
 
 def tagged_multiquery(r):
@@ -112,7 +113,7 @@ def tagged_multiquery(r):
     if r["task"] != "niah_multiquery":
         return r
     key_of = {v: k for k, v in NEEDLE.findall(r["context"])}
-    return dict(r, answers=[tag_with_key(key_of[a], a) for a in r["answers"]])
+    return dict(r, answers=multiquery_answers([(key_of[a], a) for a in r["answers"]], tag=True))
 
 
 def encode_record(sp, r, n_extra=0, rng=None, max_len=None, tag_multiquery=False):
@@ -226,7 +227,7 @@ def essay_snippet(essays, n_chars, rng):
 def recall_windows(essays, keys, values, length, n, rng, sp, multivalue_share=0.3, tag_multiquery=False,
                    multivalued_keys=1, multiquery_share=0.25):
     """n associative-recall drills in the multi-key needles' exact phrasing: 2-10 needles with distinct
-    keys (one key may hold 2-4 values) between short stretches of essay text, then questions about as
+    keys (the first multivalued_keys may hold 2-4 values) between short stretches of essay text, then questions about as
     many of them as fit: single keys (the niah_multikey question), 3-4 keys at once (niah_multiquery's)
     and the multi-valued key (niah_multivalue's). Every answer is decided by matching a key against the
     needles, the skill the RULER records reward only once per long sequence."""
@@ -264,7 +265,7 @@ def recall_windows(essays, keys, values, length, n, rng, sp, multivalue_share=0.
         for k in [ks[int(i)] for i in rng.permutation(n_keys)]:
             if len(values_of[k]) == 1 and rng.random() < multiquery_share and len(singles) >= 3:
                 q = [singles[int(i)] for i in rng.choice(len(singles), min(len(singles), int(rng.integers(3, 5))), replace=False)]
-                answers = [tag_with_key(x, values_of[x][0]) if tag_multiquery else values_of[x][0] for x in q]
+                answers = multiquery_answers([(x, values_of[x][0]) for x in q], tag_multiquery)
                 questions.append((*needle_question(join_keys(q), len(q)), answers))
             else:
                 questions.append((*needle_question(k, len(values_of[k])), values_of[k]))
