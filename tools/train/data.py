@@ -224,17 +224,35 @@ def essay_snippet(essays, n_chars, rng):
     return text[first + 1:last] if 0 <= first < last else ""
 
 
+def share_words(ks, words, rng, share):
+    """With chance share per key after the first, rebuild it to share one word with an earlier key
+    ("warm-fence" next to "warm-lamp"): the model must then match the whole key, not one of its words."""
+    ks = list(ks)
+    for j in range(1, len(ks)):
+        if rng.random() >= share:
+            continue
+        kept = ks[int(rng.integers(0, j))].split("-")[int(rng.integers(0, 2))]
+        other = words[int(rng.integers(0, len(words)))]
+        cand = f"{kept}-{other}" if rng.random() < 0.5 else f"{other}-{kept}"
+        if cand not in ks and other != kept:
+            ks[j] = cand
+    return ks
+
+
 def recall_windows(essays, keys, values, length, n, rng, sp, multivalue_share=0.3, tag_multiquery=False,
-                   multivalued_keys=1, multiquery_share=0.25):
+                   multivalued_keys=1, multiquery_share=0.25, shared_word_share=0.0):
     """n associative-recall drills in the multi-key needles' exact phrasing: 2-10 needles with distinct
     keys (the first multivalued_keys may hold 2-4 values) between short stretches of essay text, then questions about as
     many of them as fit: single keys (the niah_multikey question), 3-4 keys at once (niah_multiquery's)
     and the multi-valued key (niah_multivalue's). Every answer is decided by matching a key against the
     needles, the skill the RULER records reward only once per long sequence."""
     out = []
+    key_words = sorted({w for k in keys for w in k.split("-")})
     for _ in range(n):
         n_keys = int(rng.integers(2, max(3, min(11, length // 64 + 1))))
         ks = [keys[int(i)] for i in rng.choice(len(keys), n_keys, replace=False)]
+        if shared_word_share > 0:
+            ks = share_words(ks, key_words, rng, shared_word_share)
         n_vals = [1] * n_keys
         for j in range(min(multivalued_keys, n_keys - 1)):
             if rng.random() < multivalue_share:
@@ -303,6 +321,8 @@ def main():
     ap.add_argument("--drill-multivalued-keys", type=int, default=1, help="see --drill-multivalue")
     ap.add_argument("--drill-multiquery", type=float, default=0.25,
                     help="chance that a drill question about a single-valued key asks 3-4 keys at once")
+    ap.add_argument("--drill-shared-word", type=float, default=0.0,
+                    help="chance that a drill key shares one of its two words with an earlier key of the drill")
     ap.add_argument("--kvpress", help="kvpress binary (default: the repo's build*/bin/kvpress)")
     args = ap.parse_args()
 
@@ -345,7 +365,8 @@ def main():
                     made = text_windows(essay_ids, length, n, rng) if t == "text" else \
                         repeat_windows(essay_ids, length, n, rng, sp) if t == "repeat" else \
                         recall_windows(essays, *pools, length, n, rng, sp, args.drill_multivalue, args.tag_multiquery,
-                                       args.drill_multivalued_keys, args.drill_multiquery)
+                                       args.drill_multivalued_keys, args.drill_multiquery,
+                                       args.drill_shared_word)
                     items += [(ids, cls, task_names.index(t)) for ids, cls in made]
                     continue
                 for r in generate(kvpress, vocab_gguf, t, length, n, seed, "train", tmp):
