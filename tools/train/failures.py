@@ -4,7 +4,8 @@
 place in the context (0 = first):
   niah_multikey_*   accuracy by the asked needle's place; how often the answer is another needle's value
   niah_multivalue   how often the values come out in context order, which places are skipped, repeats
-  niah_multiquery   accuracy by the asked key's place in the question; answers that repeat a value
+  niah_multiquery   accuracy by the asked key's place in the question and by its needle's place in the
+                    context; answers that repeat a value
 
   kvpress ruler-gen --model M --tasks niah_multikey_1,niah_multivalue,niah_multiquery --length 1k \
       --samples 100 --seed 4242 --split test --out F.jsonl
@@ -60,16 +61,20 @@ def main():
         elif task == "niah_multiquery":
             for q, gold in enumerate(r["answers"]):
                 by_place[(task, q)].update(total=1, right=int(gold in said))
+                place = values.index(gold) if gold in values else -1
+                by_place[(task + " (by context place)", place)].update(total=1, right=int(gold in said))
             other[task, "total"] += 1
             other[task, "repeats"] += len(said) - len(set(said))
 
     for task in sorted({t for t, _ in by_place}):
         places = sorted(k for t, k in by_place if t == task)
         what = "asked key's place in the question" if task == "niah_multiquery" else "asked needle's place in the context"
-        print(f"{task}: accuracy by {what}")
+        print(f"{task}: accuracy by {what}" if "(" not in task else f"{task.split()[0]}: accuracy by its needle's place in the context")
         for k in places:
             c = by_place[(task, k)]
             print(f"  {k:>2}: {pct(c['right'], c['total'])}")
+        if "(" in task:
+            continue
         if task.startswith("niah_multikey"):
             print(f"  answered another needle's value: {pct(other[task, 'another needle'], other[task, 'total'])}")
         else:
