@@ -7,8 +7,8 @@
 #   3. where the 1k multi-needle answers go wrong (failures.py on niah_multikey_1/multivalue/multiquery).
 # Usage: tools/train/evaluate.sh MODEL.gguf OUT_DIR [SAMPLES]   (default 100 samples per task and length;
 #        $SAMPLES_4K and $SAMPLES_RATIOS override it for the slower 4k and ratio runs)
-# Writes OUT_DIR/{full-1k,full-2k,full-4k,ratios-2k,ratios-mk1-1k,ratios-1k,failures-1k}/ (kvpress eval folders:
-# summary.md, metrics.json, ...) and OUT_DIR/failures-1k.txt.
+# Writes OUT_DIR/{full-1k,full-2k,full-4k,ratios-2k,ratios-mk1-1k,ratios-1k}/ (kvpress eval folders: summary.md,
+# metrics.json, ...), OUT_DIR/failures-1k.jsonl (the analysed records) and OUT_DIR/failures-1k.txt.
 set -euo pipefail
 MODEL=${1:?usage: evaluate.sh MODEL.gguf OUT_DIR [SAMPLES]}
 OUT=${2:?usage: evaluate.sh MODEL.gguf OUT_DIR [SAMPLES]}
@@ -32,11 +32,10 @@ run ratios-mk1-1k --dataset ruler:niah_multikey_1:1k --press $PRESSES --compress
   --samples "${SAMPLES_RATIOS:-$N}"
 run ratios-1k --dataset ruler:niah_single_2:1k --press $PRESSES --compression-ratio 0.25,0.5,0.75,0.9 \
   --samples "${SAMPLES_RATIOS:-$N}"
-# Failure analysis needs the records themselves: generate them, answer them, place each answer.
+# Failure analysis needs the records full-1k answered: the same seed and samples generate them again.
 "$KVPRESS" ruler-gen --model "$MODEL" --tasks niah_multikey_1,niah_multivalue,niah_multiquery --length 1k \
   --samples "$N" --seed "$SEED" --split test --out "$OUT/failures-1k.jsonl"
-run failures-1k --dataset "jsonl:$OUT/failures-1k.jsonl" --press no_press
-/usr/bin/python3 "$(dirname "$0")/failures.py" "$OUT/failures-1k.jsonl" "$OUT/failures-1k/predictions.jsonl" \
+/usr/bin/python3 "$(dirname "$0")/failures.py" "$OUT/failures-1k.jsonl" "$OUT/full-1k/predictions.jsonl" \
   > "$OUT/failures-1k.txt"
 for d in "${DIRS[@]}"; do echo "== $d"; cat "$OUT/$d/summary.md"; done
 echo "== failures-1k"; cat "$OUT/failures-1k.txt"

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""Where the needle answers go wrong: reads the records a `kvpress eval --dataset jsonl:F` run answered
-(the same F, in order) and its predictions.jsonl, and reports per task, with each needle numbered by its
-place in the context (0 = first):
+"""Where the needle answers go wrong: reads task records (kvpress ruler-gen output) and the
+predictions.jsonl of a `kvpress eval` run that answered them with no press, and reports per task, with each
+needle numbered by its place in the context (0 = first):
   niah_multikey_*   accuracy by the asked needle's place; how often the answer is another needle's value
   niah_multivalue   how often the values come out in context order, which places are skipped, repeats
   niah_multiquery   accuracy by the asked key's place in the question and by its needle's place in the
                     context; answers that repeat a value
+Records and predictions are paired per task, in order (the k-th record of a task with the k-th prediction
+of that task), and every pair must have the same gold answers; so the predictions may come from a
+`--dataset ruler:...` run with the same seed and samples (evaluate.sh reuses its full-1k run):
 
   kvpress ruler-gen --model M --tasks niah_multikey_1,niah_multivalue,niah_multiquery --length 1k \
       --samples 100 --seed 4242 --split test --out F.jsonl
@@ -25,31 +28,62 @@ def pct(a, b):
     return f"{100.0 * a / b:.0f} % ({a}/{b})" if b else "-"
 
 
+def paired(records, predictions):
+    """(record, prediction) pairs, matched per task in order; exits if the two files do not correspond."""
+    queues = collections.defaultdict(collections.deque)
+    for p in predictions:
+        if p["press"] == "no_press":
+            queues[p["task"]].append(p)
+    pairs = []
+    for r in records:
+        if not queues[r["task"]]:
+            raise SystemExit(f"no no_press prediction left for a {r['task']} record: not the same run?")
+        p = queues[r["task"]].popleft()
+        if p["gold"] != r["answers"]:
+            raise SystemExit(f"{r['task']} sample {p['sample']}: gold {p['gold']} is not the record's "
+                             f"{r['answers']}: not the same records (seed, samples)?")
+        pairs.append((r, p))
+    return pairs
+
+
+def print_by_place(title, counts):
+    """counts: place -> Counter(right, total)."""
+    print(title)
+    for place in sorted(counts):
+        print(f"  {place:>2}: {pct(counts[place]['right'], counts[place]['total'])}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("records", help="the JSONL the evaluation read (kvpress ruler-gen output)")
-    ap.add_argument("predictions", help="the evaluation's predictions.jsonl (no_press rows are used)")
+    ap.add_argument("records", help="task records (JSONL, kvpress ruler-gen output)")
+    ap.add_argument("predictions", help="predictions.jsonl of a kvpress eval run that answered them (no_press rows)")
     args = ap.parse_args()
     records = [json.loads(line) for line in open(args.records)]
-    preds = [p for p in map(json.loads, open(args.predictions)) if p["press"] == "no_press"]
-    if len(records) != len(preds):
-        raise SystemExit(f"{len(records)} records but {len(preds)} no_press predictions: not the same run?")
+    pairs = paired(records, map(json.loads, open(args.predictions)))
 
-    by_place = collections.defaultdict(lambda: collections.Counter())  # (task, place) -> right/total
-    other = collections.Counter()
+    def counters():
+        return collections.defaultdict(collections.Counter)
+    multikey = collections.defaultdict(counters)      # task -> asked needle's place -> right/total
+    multikey_other = collections.Counter()            # task -> answers naming another needle's value
+    by_question, by_context = counters(), counters()  # niah_multiquery: place -> right/total
+    mq = collections.Counter()
     mv = collections.Counter()
-    for r, p in zip(records, preds):
+    for r, p in pairs:
         task = r["task"]
-        needles = NEEDLE.findall(r["context"])
-        values = [v for _, v in needles]
+        values = [v for _, v in NEEDLE.findall(r["context"])]
+        place_of = {v: values.index(v) if v in values else -1 for v in r["answers"]}
         said = VALUE.findall(p["prediction"])
         if task.startswith("niah_multikey"):
             gold = r["answers"][0]
-            place = values.index(gold) if gold in values else -1
             ok = gold in said
-            by_place[(task, place)].update(total=1, right=int(ok))
-            other[task, "total"] += 1
-            other[task, "another needle"] += int(not ok and any(s in values and s != gold for s in said[:1]))
+            multikey[task][place_of[gold]].update(total=1, right=int(ok))
+            multikey_other[task] += int(not ok and bool(said) and said[0] in values)
+        elif task == "niah_multiquery":
+            for q, gold in enumerate(r["answers"]):
+                by_question[q].update(total=1, right=int(gold in said))
+                by_context[place_of[gold]].update(total=1, right=int(gold in said))
+            mq["total"] += 1
+            mq["repeats"] += len(said) - len(set(said))
         elif task == "niah_multivalue":
             places = [values.index(s) if s in values else -1 for s in said]
             mv["total"] += 1
@@ -58,27 +92,15 @@ def main():
             mv["repeats"] += len(places) - len(set(places))
             for k in range(len(values)):
                 mv[f"place {k} missing"] += int(k not in places)
-        elif task == "niah_multiquery":
-            for q, gold in enumerate(r["answers"]):
-                by_place[(task, q)].update(total=1, right=int(gold in said))
-                place = values.index(gold) if gold in values else -1
-                by_place[(task + " (by context place)", place)].update(total=1, right=int(gold in said))
-            other[task, "total"] += 1
-            other[task, "repeats"] += len(said) - len(set(said))
 
-    for task in sorted({t for t, _ in by_place}):
-        places = sorted(k for t, k in by_place if t == task)
-        what = "asked key's place in the question" if task == "niah_multiquery" else "asked needle's place in the context"
-        print(f"{task}: accuracy by {what}" if "(" not in task else f"{task.split()[0]}: accuracy by its needle's place in the context")
-        for k in places:
-            c = by_place[(task, k)]
-            print(f"  {k:>2}: {pct(c['right'], c['total'])}")
-        if "(" in task:
-            continue
-        if task.startswith("niah_multikey"):
-            print(f"  answered another needle's value: {pct(other[task, 'another needle'], other[task, 'total'])}")
-        else:
-            print(f"  repeated values: {other[task, 'repeats']} in {other[task, 'total']} answers")
+    for task in sorted(multikey):
+        print_by_place(f"{task}: accuracy by the asked needle's place in the context", multikey[task])
+        total = sum(c["total"] for c in multikey[task].values())
+        print(f"  answered another needle's value: {pct(multikey_other[task], total)}")
+    if mq["total"]:
+        print_by_place("niah_multiquery: accuracy by the asked key's place in the question", by_question)
+        print_by_place("niah_multiquery: accuracy by its needle's place in the context", by_context)
+        print(f"  repeated values: {mq['repeats']} in {mq['total']} answers")
     if mv["total"]:
         print("niah_multivalue:")
         print(f"  every value: {pct(mv['all right'], mv['total'])}; in context order: "
