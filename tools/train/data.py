@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -239,10 +240,20 @@ def share_words(ks, words, rng, share):
     return ks
 
 
-def recall_windows(essays, keys, values, length, n, rng, sp, multivalue_share=0.3, tag_multiquery=False,
-                   multivalued_keys=1, multiquery_share=0.25, shared_word_share=0.0):
+@dataclass(frozen=True)
+class DrillOptions:
+    """The recall drill's knobs (data.py's --drill-* and --tag-multiquery flags)."""
+    multivalue_share: float = 0.3   # chance that each of the first multivalued_keys keys holds several values
+    multivalued_keys: int = 1
+    max_values: int = 4             # a multi-valued key holds 2..max_values values
+    multiquery_share: float = 0.25  # chance that a question about a single-valued key asks 3-4 keys at once
+    shared_word_share: float = 0.0  # chance that a key shares one word with an earlier key
+    tag_multiquery: bool = False
+
+
+def recall_windows(essays, keys, values, length, n, rng, sp, opts=DrillOptions()):
     """n associative-recall drills in the multi-key needles' exact phrasing: 2-10 needles with distinct
-    keys (the first multivalued_keys may hold 2-4 values) between short stretches of essay text, then questions about as
+    keys (the first opts.multivalued_keys may hold 2..opts.max_values values) between short stretches of essay text, then questions about as
     many of them as fit: single keys (the niah_multikey question), 3-4 keys at once (niah_multiquery's)
     and the multi-valued key (niah_multivalue's). Every answer is decided by matching a key against the
     needles, the skill the RULER records reward only once per long sequence."""
@@ -251,12 +262,12 @@ def recall_windows(essays, keys, values, length, n, rng, sp, multivalue_share=0.
     for _ in range(n):
         n_keys = int(rng.integers(2, max(3, min(11, length // 64 + 1))))
         ks = [keys[int(i)] for i in rng.choice(len(keys), n_keys, replace=False)]
-        if shared_word_share > 0:
-            ks = share_words(ks, key_words, rng, shared_word_share)
+        if opts.shared_word_share > 0:
+            ks = share_words(ks, key_words, rng, opts.shared_word_share)
         n_vals = [1] * n_keys
-        for j in range(min(multivalued_keys, n_keys - 1)):
-            if rng.random() < multivalue_share:
-                n_vals[j] = int(rng.integers(2, 5))
+        for j in range(min(opts.multivalued_keys, n_keys - 1)):
+            if rng.random() < opts.multivalue_share:
+                n_vals[j] = int(rng.integers(2, opts.max_values + 1))
         vs = [values[int(i)] for i in rng.choice(len(values), sum(n_vals), replace=False)]
         needles, it = [], iter(vs)
         for k, m in zip(ks, n_vals):
@@ -281,9 +292,9 @@ def recall_windows(essays, keys, values, length, n, rng, sp, multivalue_share=0.
         singles = [k for k in ks if len(values_of[k]) == 1]
         questions = []
         for k in [ks[int(i)] for i in rng.permutation(n_keys)]:
-            if len(values_of[k]) == 1 and rng.random() < multiquery_share and len(singles) >= 3:
+            if len(values_of[k]) == 1 and rng.random() < opts.multiquery_share and len(singles) >= 3:
                 q = [singles[int(i)] for i in rng.choice(len(singles), min(len(singles), int(rng.integers(3, 5))), replace=False)]
-                answers = multiquery_answers([(x, values_of[x][0]) for x in q], tag_multiquery)
+                answers = multiquery_answers([(x, values_of[x][0]) for x in q], opts.tag_multiquery)
                 questions.append((*needle_question(join_keys(q), len(q)), answers))
             else:
                 questions.append((*needle_question(k, len(values_of[k])), values_of[k]))
@@ -317,14 +328,20 @@ def main():
     ap.add_argument("--tag-multiquery", action="store_true",
                     help="write niah_multiquery answers (and the drill's) as 'KEY: VALUE, ...' (phase 3)")
     ap.add_argument("--drill-multivalue", type=float, default=0.3,
-                    help="chance that each of the drill's first --drill-multivalued-keys keys holds 2-4 values")
+                    help="chance that each of the drill's first --drill-multivalued-keys keys holds several values")
     ap.add_argument("--drill-multivalued-keys", type=int, default=1, help="see --drill-multivalue")
+    ap.add_argument("--drill-max-values", type=int, default=4,
+                    help="a multi-valued drill key holds 2 to this many values (RULER's niah_multivalue: 4)")
     ap.add_argument("--drill-multiquery", type=float, default=0.25,
                     help="chance that a drill question about a single-valued key asks 3-4 keys at once")
     ap.add_argument("--drill-shared-word", type=float, default=0.0,
                     help="chance that a drill key shares one of its two words with an earlier key of the drill")
     ap.add_argument("--kvpress", help="kvpress binary (default: the repo's build*/bin/kvpress)")
     args = ap.parse_args()
+    if args.drill_max_values < 2:
+        sys.exit("--drill-max-values must be at least 2")
+    drill = DrillOptions(args.drill_multivalue, args.drill_multivalued_keys, args.drill_max_values,
+                         args.drill_multiquery, args.drill_shared_word, args.tag_multiquery)
 
     kvpress = common.find_kvpress(args.kvpress)
     tok_dir, out_dir = Path(args.tokenizer_dir), Path(args.out_dir)
@@ -356,7 +373,7 @@ def main():
             rng = np.random.default_rng([args.seed, length])
             seed = args.seed * 1000 + length  # distinct records per length
             fits = {t for t in mix if t in SYNTHETIC or generate(kvpress, vocab_gguf, t, length, 8, seed, "train", tmp)}
-            share = {t: mix[t] for t in fits}
+            share = {t: mix[t] for t in mix if t in fits}  # mix order, not set order: same seed, same data
             norm = sum(share.values())
             counts = {t: int(round(n_total * s / norm)) for t, s in share.items()}
             items = []
@@ -364,9 +381,7 @@ def main():
                 if t in SYNTHETIC:
                     made = text_windows(essay_ids, length, n, rng) if t == "text" else \
                         repeat_windows(essay_ids, length, n, rng, sp) if t == "repeat" else \
-                        recall_windows(essays, *pools, length, n, rng, sp, args.drill_multivalue, args.tag_multiquery,
-                                       args.drill_multivalued_keys, args.drill_multiquery,
-                                       args.drill_shared_word)
+                        recall_windows(essays, *pools, length, n, rng, sp, drill)
                     items += [(ids, cls, task_names.index(t)) for ids, cls in made]
                     continue
                 for r in generate(kvpress, vocab_gguf, t, length, n, seed, "train", tmp):
