@@ -253,8 +253,8 @@ class DrillOptions:
 
 def recall_windows(essays, keys, values, length, n, rng, sp, opts=DrillOptions()):
     """n associative-recall drills in the multi-key needles' exact phrasing: 2-10 needles with distinct
-    keys (the first opts.multivalued_keys may hold 2..opts.max_values values) between short stretches of essay text, then questions about as
-    many of them as fit: single keys (the niah_multikey question), 3-4 keys at once (niah_multiquery's)
+    keys (the first opts.multivalued_keys may hold 2..opts.max_values values) between short stretches of
+    essay text, then questions about as many of them as fit: single keys (the niah_multikey question), 3-4 keys at once (niah_multiquery's)
     and the multi-valued key (niah_multivalue's). Every answer is decided by matching a key against the
     needles, the skill the RULER records reward only once per long sequence."""
     out = []
@@ -340,8 +340,9 @@ def main():
     args = ap.parse_args()
     if args.drill_max_values < 2:
         sys.exit("--drill-max-values must be at least 2")
-    drill = DrillOptions(args.drill_multivalue, args.drill_multivalued_keys, args.drill_max_values,
-                         args.drill_multiquery, args.drill_shared_word, args.tag_multiquery)
+    drill = DrillOptions(multivalue_share=args.drill_multivalue, multivalued_keys=args.drill_multivalued_keys,
+                         max_values=args.drill_max_values, multiquery_share=args.drill_multiquery,
+                         shared_word_share=args.drill_shared_word, tag_multiquery=args.tag_multiquery)
 
     kvpress = common.find_kvpress(args.kvpress)
     tok_dir, out_dir = Path(args.tokenizer_dir), Path(args.out_dir)
