@@ -1,6 +1,7 @@
 """Paths, the kvpress binary, and small helpers shared by the training scripts."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 NIAH_TASKS = ["niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1", "niah_multikey_2",
               "niah_multikey_3", "niah_multivalue", "niah_multiquery"]
 ALL_TASKS = NIAH_TASKS + ["vt", "cwe", "fwe"]
+
+# A needle sentence of the niah tasks (numbers or UUIDs): groups key and value.
+NEEDLE = re.compile(r"One of the special magic \w+ for (\S+) is: (\S+?)\.(?=\s|$)")
 
 
 def find_kvpress(explicit=None):

@@ -55,16 +55,13 @@ def in_context_order(r):
     return dict(r, answers=sorted(r["answers"], key=lambda a: r["context"].find(a)))
 
 
-NEEDLE = re.compile(r"One of the special magic \w+ for (\S+) is: (\S+?)\.(?=\s|$)")
-
-
 def extra_questions(r, n, rng):
     """Up to n more (question, answer prefix, answers) on the same context for the multi-key tasks: their
     other needles (distractors) are valid key/value pairs too. More retrieval targets per sequence: the
     answer is the only hard part of a record, and a long context is costly to train on."""
     if n <= 0 or not r["task"].startswith("niah_multikey"):
         return []
-    needles = NEEDLE.findall(r["context"])
+    needles = common.NEEDLE.findall(r["context"])
     asked = next((k for k, v in needles if v == r["answers"][0]), None)
     pairs = [(k, v) for k, v in needles if k != asked]
     if asked is None or not pairs:
@@ -113,7 +110,7 @@ def tagged_multiquery(r):
     it already wrote; the metric only checks that every reference appears."""
     if r["task"] != "niah_multiquery":
         return r
-    key_of = {v: k for k, v in NEEDLE.findall(r["context"])}
+    key_of = {v: k for k, v in common.NEEDLE.findall(r["context"])}
     return dict(r, answers=multiquery_answers([(key_of[a], a) for a in r["answers"]], tag=True))
 
 
@@ -192,7 +189,7 @@ def harvest_pools(records):
     recall drill draws only from these, so it never shows a test-split key or value."""
     keys, values = set(), set()
     for r in records:
-        for k, v in NEEDLE.findall(r["context"]):
+        for k, v in common.NEEDLE.findall(r["context"]):
             if re.fullmatch(r"[a-z]+-[a-z]+", k):
                 keys.add(k)
             if re.fullmatch(r"\d{7}", v):
@@ -254,9 +251,9 @@ class DrillOptions:
 def recall_windows(essays, keys, values, length, n, rng, sp, opts=DrillOptions()):
     """n associative-recall drills in the multi-key needles' exact phrasing: 2-10 needles with distinct
     keys (the first opts.multivalued_keys may hold 2..opts.max_values values) between short stretches of
-    essay text, then questions about as many of them as fit: single keys (the niah_multikey question), 3-4 keys at once (niah_multiquery's)
-    and the multi-valued key (niah_multivalue's). Every answer is decided by matching a key against the
-    needles, the skill the RULER records reward only once per long sequence."""
+    essay text, then questions about as many of them as fit: single keys (the niah_multikey question), 3-4
+    keys at once (niah_multiquery's) and the multi-valued key (niah_multivalue's). Every answer is decided
+    by matching a key against the needles, the skill the RULER records reward only once per long sequence."""
     out = []
     key_words = sorted({w for k in keys for w in k.split("-")})
     for _ in range(n):

@@ -17,10 +17,10 @@ of that task), and every pair must have the same gold answers; so the prediction
 """
 import argparse
 import collections
-import json
 import re
 
-NEEDLE = re.compile(r"special magic numbers? for (\S+?) is: (\S+?)\.?(?=\s|$)")
+from common import NEEDLE, read_jsonl
+
 VALUE = re.compile(r"\d{7}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -58,8 +58,7 @@ def main():
     ap.add_argument("records", help="task records (JSONL, kvpress ruler-gen output)")
     ap.add_argument("predictions", help="predictions.jsonl of a kvpress eval run that answered them (no_press rows)")
     args = ap.parse_args()
-    records = [json.loads(line) for line in open(args.records)]
-    pairs = paired(records, map(json.loads, open(args.predictions)))
+    pairs = paired(read_jsonl(args.records), read_jsonl(args.predictions))
 
     def counters():
         return collections.defaultdict(collections.Counter)
