@@ -50,20 +50,26 @@ class Records:
 
 
 def parse_curriculum(text):
+    """'256:300,1024+2048:400' -> [((256,), 300), ((1024, 2048), 400)]. A stage naming several lengths
+    alternates them step by step, so training on one length does not erase what the other taught."""
     stages = []
     for item in text.split(","):
-        length, steps = item.split(":")
-        stages.append((int(length), int(steps)))
+        lengths, steps = item.split(":")
+        stages.append((tuple(int(x) for x in lengths.split("+")), int(steps)))
     return stages
+
+
+def longest(stages):
+    return max(max(lengths) for lengths, _ in stages)
 
 
 def stage_at(stages, step):
     start = 0
-    for length, steps in stages:
+    for lengths, steps in stages:
         if step < start + steps:
-            return length
+            return lengths[(step - start) % len(lengths)]
         start += steps
-    return stages[-1][0]
+    return stages[-1][0][-1]
 
 
 def lr_at(args, step, total):
@@ -131,7 +137,8 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--curriculum", default="256:300,512:300,1024:400", help="length:steps,... in order")
+    ap.add_argument("--curriculum", default="256:300,512:300,1024:400",
+                    help="length:steps,... in order; length may be A+B (alternate A and B step by step)")
     ap.add_argument("--batch-tokens", type=int, default=16384, help="tokens per step; batch = this / length")
     ap.add_argument("--micro-batch-tokens", type=int, default=2048, help="tokens per forward/backward pass")
     ap.add_argument("--d-model", type=int, default=256)
@@ -182,14 +189,14 @@ def main():
     else:
         config = ModelConfig(vocab_size=manifest["vocab_size"], d_model=args.d_model, n_layers=args.n_layers,
                              n_heads=args.n_heads, n_kv_heads=args.n_kv_heads, d_ff=args.d_ff,
-                             rope_base=args.rope_base, max_len=max(l for l, _ in stages),
+                             rope_base=args.rope_base, max_len=longest(stages),
                              tie_embeddings=args.tie_embeddings)
     init_sd = None
     if args.init_gguf and not state:
         from export_gguf import load_gguf
         config, init_sd = load_gguf(args.init_gguf)
     # A resumed or initialised run may add longer stages: context_length is the longest length trained on.
-    config.max_len = max(config.max_len, max(l for l, _ in stages))
+    config.max_len = max(config.max_len, longest(stages))
     torch.manual_seed(args.seed)
     model = LlamaModel(config).to(device)
     if init_sd is not None:
