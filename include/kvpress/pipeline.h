@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "kvpress/kv_type.h"
+
 namespace kvpress {
 
 class Model;
@@ -17,6 +19,7 @@ struct AnswerOptions {
   std::optional<int64_t> max_context_length;   // context ids truncated to this many (with a warning)
   bool query_aware = false;                    // the press sees the question (appended to the context)
   bool use_chat_template = true;               // when the model has one
+  KvTypes kv_types;                            // storage of the cache's keys and values (default f16)
 };
 
 // Times in milliseconds; bytes exact from the cache.

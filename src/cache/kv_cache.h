@@ -1,35 +1,65 @@
 // KV cache built for compression: storage per (layer, KV head), each head with its own length,
 // every entry remembering its original token position. Keys are stored after RoPE, so pruning
-// never re-rotates. Thread-safety: none; one session uses one cache.
+// never re-rotates. Keys and values are stored encoded in their KvType (f32, f16, bf16, or GGUF's
+// q8_0 / q4_0 blocks along head_dim), written when an entry is appended; every reader (attention,
+// presses, tests) goes through KvRows, which decodes inside the reader's own loop, so no
+// dequantized copy of the cache exists. Thread-safety: none; one session uses one cache.
 #pragma once
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "core/ggml_type.h"
+#include "kvpress/kv_type.h"
+
 namespace kvpress {
+
+GgmlType ggml_type_of(KvType type);
+// Bytes of one stored row of head_dim elements; throws Error when head_dim does not fit the blocks.
+int64_t kv_row_bytes(KvType type, int64_t head_dim);
+
+// The stored rows of one (layer, KV head), keys or values: n_rows rows of head_dim elements each,
+// encoded in `type`, row_bytes apart and contiguous (rows [a, b) form one encoded run).
+struct KvRows {
+  GgmlType type = GgmlType::F32;
+  const uint8_t* data = nullptr;
+  int64_t n_rows = 0;
+  int64_t head_dim = 0;
+  int64_t row_bytes = 0;
+
+  const uint8_t* row(int64_t j) const { return data + j * row_bytes; }
+  // out [n, head_dim] = rows [begin, begin + n) decoded to f32.
+  void read(int64_t begin, int64_t n, float* out) const;
+  // Decoded row j as f32 without a copy when the storage is f32, else decoded into scratch [head_dim].
+  const float* row_f32(int64_t j, float* scratch) const;
+  // The f32 rows in place when stored as f32, else nullptr.
+  const float* f32() const { return type == GgmlType::F32 ? reinterpret_cast<const float*>(data) : nullptr; }
+};
 
 class KvCache {
  public:
-  KvCache(int64_t n_layers, int64_t n_heads_kv, int64_t head_dim);
+  // Throws Error when head_dim does not fit the types' blocks.
+  KvCache(int64_t n_layers, int64_t n_heads_kv, int64_t head_dim, KvTypes types = {});
 
   int64_t n_layers() const { return n_layers_; }
   int64_t n_heads_kv() const { return n_heads_kv_; }
   int64_t head_dim() const { return head_dim_; }
+  KvTypes types() const { return types_; }
 
   int64_t length(int64_t layer, int64_t head) const { return (int64_t)store(layer, head).positions.size(); }
-  const float* keys(int64_t layer, int64_t head) const { return store(layer, head).keys.data(); }      // [length, head_dim]
-  const float* values(int64_t layer, int64_t head) const { return store(layer, head).values.data(); }  // [length, head_dim]
+  KvRows keys(int64_t layer, int64_t head) const;    // [length, head_dim]
+  KvRows values(int64_t layer, int64_t head) const;  // [length, head_dim]
   const int32_t* positions(int64_t layer, int64_t head) const { return store(layer, head).positions.data(); }
-  float* mutable_keys(int64_t layer, int64_t head) { return store(layer, head).keys.data(); }
-  float* mutable_values(int64_t layer, int64_t head) { return store(layer, head).values.data(); }
 
   // Reserves room for n more entries in every head of one layer (avoids growth overshoot).
   void reserve(int64_t layer, int64_t n_more);
-  // Appends n_tokens entries to every head of `layer`. k and v: [n_tokens, n_heads_kv * head_dim].
+  // Appends n_tokens entries to every head of `layer`, encoding them. k and v: [n_tokens, n_heads_kv * head_dim].
   void append(int64_t layer, int64_t n_tokens, const float* k, const float* v, const int32_t* positions);
+  // Re-encodes existing keys [begin, begin + n) of one head from f32 rows [n, head_dim].
+  void write_keys(int64_t layer, int64_t head, int64_t begin, int64_t n, const float* rows);
 
   // Keeps only the entries at `indices` (strictly ascending, < length) of one head, in that order,
-  // and releases the memory of the dropped ones.
+  // moving their encoded rows as they are, and releases the memory of the dropped ones.
   void keep(int64_t layer, int64_t head, std::span<const int64_t> indices);
 
   // Lengths of every (layer, head), to return to later with truncate().
@@ -40,19 +70,22 @@ class KvCache {
 
   // Exact bytes held by kept entries: sum over layers and heads of length * entry_bytes().
   int64_t bytes() const;
-  int64_t entry_bytes() const { return 2 * head_dim_ * (int64_t)sizeof(float); }
+  int64_t entry_bytes() const { return key_row_bytes_ + value_row_bytes_; }
   int64_t total_entries() const;
 
  private:
   struct HeadStore {
-    std::vector<float> keys;
-    std::vector<float> values;
+    std::vector<uint8_t> keys;    // [length, key_row_bytes]
+    std::vector<uint8_t> values;  // [length, value_row_bytes]
     std::vector<int32_t> positions;
   };
   HeadStore& store(int64_t layer, int64_t head) { return heads_[layer * n_heads_kv_ + head]; }
   const HeadStore& store(int64_t layer, int64_t head) const { return heads_[layer * n_heads_kv_ + head]; }
 
   int64_t n_layers_, n_heads_kv_, head_dim_;
+  KvTypes types_;
+  GgmlType key_type_, value_type_;
+  int64_t key_row_bytes_, value_row_bytes_;
   std::vector<HeadStore> heads_;  // [n_layers * n_heads_kv]
 };
 

@@ -113,9 +113,10 @@ struct Item {
 struct Scratch {
   std::vector<float> q;           // [rows, head_dim], pre-scaled by 1/sqrt(head_dim)
   std::vector<int32_t> q_pos;     // [rows]
+  std::vector<float> keys;        // [key block, head_dim]: a block of keys decoded (unless stored as f32)
   std::vector<float> keys_t;      // [head_dim, key block padded]: keys transposed for the score gemm
   std::vector<float> scores;      // [rows, key block padded]: scores, then probabilities
-  std::vector<float> values;      // [key block, head_dim padded]: only when head_dim % 16 != 0
+  std::vector<float> values;      // [key block, head_dim padded]: decoded values (unless f32 and unpadded)
   std::vector<float> acc;         // [rows, head_dim padded]: unnormalised output
   std::vector<float> row_max, row_sum;  // [rows]
 };
@@ -156,8 +157,8 @@ class TiledAttention {
     std::fill(row_max, row_max + m, kNegInf);
     std::fill(row_sum, row_sum + m, 0.0f);
 
-    const float* keys = cache_.keys(layer_, item.head_kv);
-    const float* values = cache_.values(layer_, item.head_kv);
+    const KvRows keys = cache_.keys(layer_, item.head_kv);
+    const KvRows values = cache_.values(layer_, item.head_kv);
     const int32_t* pos = cache_.positions(layer_, item.head_kv);
     float* keys_t = sized(sc.keys_t, d_ * kKeyBlock);
     float* scores = sized(sc.scores, m * kKeyBlock);
@@ -168,9 +169,11 @@ class TiledAttention {
       const bool all_visible = *p_max <= q_min;
       // Scores [m, bk] = q [m, d] x keys^T: the gemm wants its right operand column-major.
       const int64_t ld = round_up(bk, kernels::kGemmTokenPad);
+      const float* kb = keys.f32() ? keys.f32() + k0 * d_ : sized(sc.keys, kKeyBlock * d_);
+      if (!keys.f32()) keys.read(k0, bk, sc.keys.data());
       for (int64_t i = 0; i < d_; ++i) {
         float* dst = keys_t + i * ld;
-        for (int64_t j = 0; j < bk; ++j) dst[j] = keys[(k0 + j) * d_ + i];
+        for (int64_t j = 0; j < bk; ++j) dst[j] = kb[j * d_ + i];
         std::fill(dst + bk, dst + ld, 0.0f);
       }
       ks_.gemm_f32(q, d_, m, keys_t, ld, bk, scores, ld, d_, false);
@@ -185,12 +188,16 @@ class TiledAttention {
           for (int64_t i = 0; i < d_; ++i) acc[r * d_pad_ + i] *= correction;
       }
       // acc [m, d] += probabilities [m, bk] x values [bk, d] (value rows are already gemm-shaped).
-      const float* v = values + k0 * d_;
-      if (d_pad_ != d_) {  // the gemm reads whole groups of 16 columns: pad the rows
+      const float* v = values.f32() ? values.f32() + k0 * d_ : nullptr;
+      if (!v || d_pad_ != d_) {  // decode, and pad rows: the gemm reads whole groups of 16 columns
         float* vp = sized(sc.values, kKeyBlock * d_pad_);
-        for (int64_t j = 0; j < bk; ++j) {
-          std::copy(v + j * d_, v + (j + 1) * d_, vp + j * d_pad_);
-          std::fill(vp + j * d_pad_ + d_, vp + (j + 1) * d_pad_, 0.0f);
+        if (d_pad_ == d_) {
+          values.read(k0, bk, vp);
+        } else {
+          for (int64_t j = 0; j < bk; ++j) {
+            std::copy_n(values.row_f32(k0 + j, vp + j * d_pad_), d_, vp + j * d_pad_);
+            std::fill(vp + j * d_pad_ + d_, vp + (j + 1) * d_pad_, 0.0f);
+          }
         }
         v = vp;
       }
@@ -225,8 +232,8 @@ class TiledAttention {
 };
 
 // Fills probs with softmax(q.k_j * scale) over visible entries (masked ones get 0).
-int64_t softmax_row(const float* q, int32_t q_pos, const float* keys, const int32_t* pos, int64_t n, int64_t d,
-                    float scale, float* probs) {
+int64_t softmax_row(const float* q, int32_t q_pos, const KvRows& keys, const int32_t* pos, int64_t n, float scale,
+                    float* probs) {
   const auto& ks = kernels::active_kernels();
   float max_score = kNegInf;
   for (int64_t j = 0; j < n; ++j) {
@@ -234,7 +241,7 @@ int64_t softmax_row(const float* q, int32_t q_pos, const float* keys, const int3
       probs[j] = kNegInf;
       continue;
     }
-    const float s = ks.dot_f32(q, keys + j * d, d) * scale;
+    const float s = ks.dot_row(keys.type, keys.row(j), q, keys.head_dim) * scale;
     probs[j] = s;
     max_score = std::max(max_score, s);
   }
@@ -259,7 +266,7 @@ int64_t attention_probs(const float* q, int32_t q_pos, const KvCache& cache, int
                         float* probs) {
   const int64_t d = cache.head_dim();
   const int64_t n = cache.length(layer, head_kv);
-  return softmax_row(q, q_pos, cache.keys(layer, head_kv), cache.positions(layer, head_kv), n, d,
+  return softmax_row(q, q_pos, cache.keys(layer, head_kv), cache.positions(layer, head_kv), n,
                      1.0f / std::sqrt((float)d), probs);
 }
 

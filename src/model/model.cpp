@@ -57,7 +57,9 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
   return model;
 }
 
-KvCache Model::make_cache() const { return KvCache(config_.n_layers, config_.n_heads_kv, config_.head_dim); }
+KvCache Model::make_cache(const KvTypes& types) const {
+  return KvCache(config_.n_layers, config_.n_heads_kv, config_.head_dim, types);
+}
 
 void Model::embed(std::span<const int32_t> tokens, float* x) const {
   for (size_t t = 0; t < tokens.size(); ++t) {

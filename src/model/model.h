@@ -12,6 +12,7 @@
 #include "model/model_config.h"
 #include "model/model_weights.h"
 #include "model/rope.h"
+#include "kvpress/kv_type.h"
 
 namespace kvpress {
 
@@ -63,8 +64,8 @@ class Model {
   void project_queries(int64_t layer, const float* hidden_normed, int64_t n, float* out, ThreadPool& pool) const;
   void project_keys(int64_t layer, const float* hidden_normed, int64_t n, float* out, ThreadPool& pool) const;
 
-  // A cache sized for this model.
-  KvCache make_cache() const;
+  // A cache sized for this model, storing keys and values in `types`.
+  KvCache make_cache(const KvTypes& types = {}) const;
 
  private:
   Model(gguf::GgufFile file);

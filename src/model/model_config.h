@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "kvpress/kv_type.h"
+
 namespace kvpress::gguf {
 class GgufFile;
 }
@@ -35,9 +37,10 @@ struct ModelConfig {
   bool qk_norm = false;      // qwen3
 
   int64_t group_size() const { return n_heads / n_heads_kv; }  // query heads per KV head
-  // Bytes of one cached token in one layer and one KV head (key + value, f32).
-  int64_t kv_bytes_per_entry() const { return 2 * head_dim * (int64_t)sizeof(float); }
-  int64_t kv_bytes_per_token() const { return kv_bytes_per_entry() * n_heads_kv * n_layers; }
+  // Bytes of one cached token over every layer and KV head, stored in `types`.
+  int64_t kv_bytes_per_token(const KvTypes& types = {}) const {
+    return kv_entry_bytes(types, head_dim) * n_heads_kv * n_layers;
+  }
 
   static ModelConfig from_gguf(const gguf::GgufFile& file);  // throws Error naming the file and key
 };

@@ -26,8 +26,8 @@ void log_softmax(float* row, int64_t n) {
 
 }  // namespace
 
-ContextSession::ContextSession(const Model& model, ThreadPool& pool)
-    : model_(model), pool_(pool), cache_(model.make_cache()) {}
+ContextSession::ContextSession(const Model& model, ThreadPool& pool, const KvTypes& kv_types)
+    : model_(model), pool_(pool), cache_(model.make_cache(kv_types)) {}
 
 void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press) {
   if (n_context_ != 0) fail("ContextSession::prefill called twice");

@@ -17,7 +17,7 @@ class ThreadPool;
 
 class ContextSession {
  public:
-  ContextSession(const Model& model, ThreadPool& pool);
+  ContextSession(const Model& model, ThreadPool& pool, const KvTypes& kv_types = {});
 
   // Runs the context (positions 0..n-1) through the model with `press` (may be null) compressing
   // every layer. Must be called once, first.

@@ -37,13 +37,13 @@ AnswerResult answer(const Model& model, const std::string& context, const std::v
     }
     if (ids.empty()) fail("the context is empty after tokenization");
 
-    ContextSession session(model, pool);
+    ContextSession session(model, pool, options.kv_types);
     session.prefill(ids, press);
     auto& s = result.stats;
     s.prefill_ms += session.prefill_ms();
     s.compression_ms += session.compression_ms();
     s.context_tokens = session.context_tokens();
-    s.kv_bytes_full = session.context_tokens() * model.config().kv_bytes_per_token();
+    s.kv_bytes_full = session.context_tokens() * model.config().kv_bytes_per_token(options.kv_types);
     s.kv_bytes = session.cache().bytes();
 
     for (const auto& q : run_questions) {

@@ -10,11 +10,14 @@
 #include <vector>
 
 #include "cache/kv_cache.h"
+#include "kv_rows_util.h"
 #include "model/attention.h"
 #include "runtime/thread_pool.h"
 
 namespace kvpress {
 namespace {
+
+using testing::decoded;
 
 struct Case {
   const char* name;
@@ -33,7 +36,7 @@ std::vector<float> random_vector(std::mt19937& rng, int64_t n, float scale) {
   return v;
 }
 
-// out[t, h, :] by the definition, in double.
+// out[t, h, :] by the definition, in double, on the stored (decoded) keys and values.
 std::vector<double> reference(const std::vector<float>& q, const std::vector<int32_t>& q_pos, const KvCache& cache,
                               const AttentionShape& s) {
   const int64_t T = (int64_t)q_pos.size(), d = s.head_dim, group = s.n_heads / s.n_heads_kv;
@@ -42,12 +45,13 @@ std::vector<double> reference(const std::vector<float>& q, const std::vector<int
     for (int64_t h = 0; h < s.n_heads; ++h) {
       const int64_t g = h / group, n = cache.length(0, g);
       const float* qv = &q[(t * s.n_heads + h) * d];
+      const std::vector<float> keys = decoded(cache.keys(0, g)), values = decoded(cache.values(0, g));
       std::vector<double> score((size_t)n);
       double max = -INFINITY;
       for (int64_t j = 0; j < n; ++j) {
         if (cache.positions(0, g)[j] > q_pos[t]) continue;
         double dot = 0;
-        for (int64_t i = 0; i < d; ++i) dot += (double)qv[i] * cache.keys(0, g)[j * d + i];
+        for (int64_t i = 0; i < d; ++i) dot += (double)qv[i] * keys[j * d + i];
         score[j] = dot / std::sqrt((double)d);
         max = std::max(max, score[j]);
       }
@@ -59,20 +63,25 @@ std::vector<double> reference(const std::vector<float>& q, const std::vector<int
       for (int64_t j = 0; j < n; ++j) {
         if (cache.positions(0, g)[j] > q_pos[t]) continue;
         const double p = std::exp(score[j] - max) / sum;
-        for (int64_t i = 0; i < d; ++i) o[i] += p * cache.values(0, g)[j * d + i];
+        for (int64_t i = 0; i < d; ++i) o[i] += p * values[j * d + i];
       }
     }
   return out;
 }
 
-class AttentionTest : public ::testing::TestWithParam<Case> {};
+class AttentionTest : public ::testing::TestWithParam<std::tuple<Case, KvType>> {};
 
 TEST_P(AttentionTest, MatchesDefinition) {
-  const Case& c = GetParam();
+  const Case& c = std::get<0>(GetParam());
+  const KvType type = std::get<1>(GetParam());
+  if (c.head_dim % traits_of(ggml_type_of(type)).block_size != 0) GTEST_SKIP() << "head_dim does not fit the blocks";
   std::mt19937 rng(1234);
   const AttentionShape shape{c.n_heads, c.n_heads_kv, c.head_dim};
   const int64_t kv_dim = c.n_heads_kv * c.head_dim, q_dim = c.n_heads * c.head_dim;
-  KvCache cache(1, c.n_heads_kv, c.head_dim);
+  // Keys in `type`, values in the next type of the list: mixed K/V types are covered too.
+  const KvType value_type = (KvType)(((int)type + 1) % 5);
+  const bool values_fit = c.head_dim % traits_of(ggml_type_of(value_type)).block_size == 0;
+  KvCache cache(1, c.n_heads_kv, c.head_dim, {type, values_fit ? value_type : type});
 
   // Context entries at positions 0..n_cached-1 (optionally shuffled), then the queries' own entries.
   std::vector<int32_t> ctx_pos((size_t)c.n_cached);
@@ -119,7 +128,7 @@ TEST_P(AttentionTest, MatchesDefinition) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionTest,
-    ::testing::Values(
+    ::testing::Combine(::testing::Values(
         // name, heads, kv heads, head_dim, cached, tokens, threads, prune, shuffle
         Case{"qwen05_prefill", 14, 2, 64, 0, 300, 2, false, false},
         Case{"qwen05_chunk_after_context", 14, 2, 64, 700, 130, 3, false, false},
@@ -131,13 +140,16 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"odd_head_dim", 6, 3, 40, 200, 17, 2, true, true},
         Case{"unsorted_positions", 8, 4, 64, 333, 9, 1, false, true},
         Case{"tiny_head_dim_single_thread", 2, 1, 8, 5, 3, 1, false, false}),
-    [](const auto& info) { return std::string(info.param.name); });
+                       ::testing::Values(KvType::F32, KvType::F16, KvType::BF16, KvType::Q8_0, KvType::Q4_0)),
+    [](const auto& info) {
+      return std::string(std::get<0>(info.param).name) + "_" + std::string(kv_type_name(std::get<1>(info.param)));
+    });
 
 // attention_probs (used by presses): a probability row over the head's entries, zero where masked.
 TEST(AttentionProbs, MatchesDefinitionAndSumsToOne) {
   std::mt19937 rng(7);
   const int64_t d = 64, n = 300;
-  KvCache cache(1, 2, d);
+  KvCache cache(1, 2, d, {KvType::Q8_0, KvType::F16});
   const auto k = random_vector(rng, n * 2 * d, 1.0f), v = random_vector(rng, n * 2 * d, 1.0f);
   std::vector<int32_t> pos((size_t)n);
   std::iota(pos.begin(), pos.end(), 0);
@@ -148,9 +160,10 @@ TEST(AttentionProbs, MatchesDefinitionAndSumsToOne) {
   ASSERT_EQ(attention_probs(q.data(), q_pos, cache, 0, 1, probs.data()), n);
   std::vector<double> s((size_t)n);
   double max = -INFINITY, sum = 0;
+  const std::vector<float> keys = decoded(cache.keys(0, 1));
   for (int64_t j = 0; j <= q_pos; ++j) {
     double dot = 0;
-    for (int64_t i = 0; i < d; ++i) dot += (double)q[i] * cache.keys(0, 1)[j * d + i];
+    for (int64_t i = 0; i < d; ++i) dot += (double)q[i] * keys[j * d + i];
     s[j] = dot / 8.0;
     max = std::max(max, s[j]);
   }

@@ -12,6 +12,7 @@
 #include "pipeline/sampler.h"
 #include "press/press_registry.h"
 #include "runtime/thread_pool.h"
+#include "kv_rows_util.h"
 #include "test_paths.h"
 #include "tokenizer/tokenizer.h"
 
@@ -19,7 +20,7 @@ namespace kvpress {
 namespace {
 
 struct CacheCopy {
-  std::vector<std::vector<float>> keys, values;
+  std::vector<std::vector<uint8_t>> keys, values;
   std::vector<std::vector<int32_t>> positions;
   bool operator==(const CacheCopy&) const = default;
 };
@@ -29,8 +30,9 @@ CacheCopy copy_of(const KvCache& c) {
   for (int64_t l = 0; l < c.n_layers(); ++l)
     for (int64_t h = 0; h < c.n_heads_kv(); ++h) {
       const int64_t n = c.length(l, h), d = c.head_dim();
-      out.keys.emplace_back(c.keys(l, h), c.keys(l, h) + n * d);
-      out.values.emplace_back(c.values(l, h), c.values(l, h) + n * d);
+      const KvRows k = c.keys(l, h), v = c.values(l, h);
+      out.keys.emplace_back(k.data, k.data + n * k.row_bytes);  // the stored bytes: restores are bit-exact
+      out.values.emplace_back(v.data, v.data + n * v.row_bytes);
       out.positions.emplace_back(c.positions(l, h), c.positions(l, h) + n);
     }
   return out;
@@ -109,7 +111,7 @@ TEST_F(PipelineTest, ReportsExactKvBytesAndQuestionIsNotCompressed) {
   opts.max_new_tokens = 3;
   const auto r = answer(*model_, context(), {"q one?", "q two?"}, press.get(), opts, pool_);
   const auto& c = model_->config();
-  const int64_t per_entry = 2 * c.head_dim * 4;
+  const int64_t per_entry = 2 * testing::expected_row_bytes(KvType::F16, c.head_dim);  // the default f16 cache
   EXPECT_EQ(r.stats.kv_bytes_full, n_ctx * c.n_layers * c.n_heads_kv * per_entry);
   // The press saw only the context: every head keeps int(n_ctx * 0.5) entries.
   EXPECT_EQ(r.stats.kv_bytes, kept_count(n_ctx, 0.5) * c.n_layers * c.n_heads_kv * per_entry);

@@ -12,7 +12,9 @@
 
 #include "core/error.h"
 #include "press/press_registry.h"
+#include "kv_rows_util.h"
 #include "press_reference.h"
+#include "kv_rows_util.h"
 #include "press_test_util.h"
 #include "tiny_model.h"
 
@@ -186,7 +188,9 @@ TEST_P(PressScores, AdaKvOverExpectedAttention) {
         if (run.cache.length(l, h) != run.cache.length(l, 0)) saw_unequal_heads = true;
       }
       EXPECT_EQ(total, c.n_heads_kv * n_kept) << "ratio " << r << " layer " << l;
-      EXPECT_EQ(run.cache.bytes(), run.cache.total_entries() * 2 * c.head_dim * (int64_t)sizeof(float));
+      const KvTypes t = run.cache.types();
+      EXPECT_EQ(run.cache.bytes(), run.cache.total_entries() * (expected_row_bytes(t.k, c.head_dim) +
+                                                               expected_row_bytes(t.v, c.head_dim)));
     }
   }
   EXPECT_TRUE(saw_unequal_heads) << "AdaKV never gave heads different budgets: compaction untested";

@@ -7,12 +7,14 @@
 #include <cmath>
 #include <numeric>
 
+#include "kv_rows_util.h"
+
 namespace kvpress::testing {
 
 PrefillRun prefill(const Model& model, const std::vector<int32_t>& ids, Press* press, ThreadPool& pool,
-                   const std::function<void(const LayerPrefill&)>& on_layer) {
+                   const std::function<void(const LayerPrefill&)>& on_layer, const KvTypes& kv_types) {
   const auto& c = model.config();
-  PrefillRun run{model.make_cache(), {}, {}};
+  PrefillRun run{model.make_cache(kv_types), {}, {}};
   std::vector<int32_t> positions(ids.size());
   std::iota(positions.begin(), positions.end(), 0);
   LayerObserver observer = [&](const LayerPrefill& layer) {
@@ -24,8 +26,8 @@ PrefillRun prefill(const Model& model, const std::vector<int32_t>& ids, Press* p
     s.positions.assign(layer.positions, layer.positions + layer.n_tokens);
     for (int64_t h = 0; h < c.n_heads_kv; ++h) {
       const int64_t n = layer.cache.length(layer.layer, h);
-      s.keys.emplace_back(layer.cache.keys(layer.layer, h), layer.cache.keys(layer.layer, h) + n * c.head_dim);
-      s.values.emplace_back(layer.cache.values(layer.layer, h), layer.cache.values(layer.layer, h) + n * c.head_dim);
+      s.keys.push_back(decoded(layer.cache.keys(layer.layer, h)));
+      s.values.push_back(decoded(layer.cache.values(layer.layer, h)));
       s.key_positions.emplace_back(layer.cache.positions(layer.layer, h), layer.cache.positions(layer.layer, h) + n);
     }
     run.snapshots.push_back(std::move(s));
@@ -158,8 +160,9 @@ std::vector<float> masked_decode_logits(const Model& model, const KvCache& full,
         }
         double norm2 = 0;
         for (double v : yv) norm2 += v * v;
-        for (int64_t j : masked[l * Hkv + g])
-          for (int64_t i = 0; i < d; ++i) cache.mutable_keys(l, g)[j * d + i] = (float)(kFakeKeyScale * yv[i] / norm2);
+        std::vector<float> fake((size_t)d);
+        for (int64_t i = 0; i < d; ++i) fake[i] = (float)(kFakeKeyScale * yv[i] / norm2);
+        for (int64_t j : masked[l * Hkv + g]) cache.write_keys(l, g, j, 1, fake.data());
       }
   }
   // The final run's queries must all have been pushed to zero weight by the fake keys: their

@@ -39,6 +39,19 @@ std::vector<int32_t> parse_token_list(const std::string& csv) {
   return ids;
 }
 
+KvTypes KvTypeArgs::resolve() const {
+  const KvType base = parse_kv_type(both);
+  return {k.empty() ? base : parse_kv_type(k), v.empty() ? base : parse_kv_type(v)};
+}
+
+void add_kv_type_options(CLI::App* cmd, KvTypeArgs& args) {
+  const std::string choices = kv_type_choices();
+  cmd->add_option("--kv-type", args.both, "KV cache storage type of keys and values: " + choices)
+      ->capture_default_str();
+  cmd->add_option("--kv-type-k", args.k, "storage type of the keys (overrides --kv-type), as llama.cpp's -ctk");
+  cmd->add_option("--kv-type-v", args.v, "storage type of the values (overrides --kv-type), as llama.cpp's -ctv");
+}
+
 int default_threads() { return std::min(8, hardware_threads()); }
 
 }  // namespace kvpress::cli

@@ -4,7 +4,18 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
+#include "kvpress/kv_type.h"
+
 namespace kvpress::cli {
+
+// --kv-type (both), --kv-type-k and --kv-type-v (each overrides --kv-type); default f16.
+struct KvTypeArgs {
+  std::string both = "f16", k, v;
+  KvTypes resolve() const;  // throws Error naming an unknown type
+};
+void add_kv_type_options(CLI::App* cmd, KvTypeArgs& args);
 
 std::string read_file(const std::string& path);               // throws Error naming the file
 std::vector<int32_t> parse_token_list(const std::string& csv);  // "1,2,3" -> ids; throws on junk

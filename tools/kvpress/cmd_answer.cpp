@@ -20,6 +20,7 @@ void add_answer_command(CLI::App& app, Action& action) {
     int64_t max_new_tokens = 50, max_context_length = 0;
     bool query_aware = false, json = false, no_chat_template = false;
     int threads = default_threads();
+    KvTypeArgs kv;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("answer", "Compress a context once, then answer questions on the compressed cache");
@@ -36,9 +37,11 @@ void add_answer_command(CLI::App& app, Action& action) {
   cmd->add_flag("--no-chat-template", args->no_chat_template, "do not use the model's chat template");
   cmd->add_flag("--json", args->json, "print a JSON object with answers, sizes and timings");
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
       auto press = make_press(args->press, args->ratio);  // validate before loading the model
+      const KvTypes kv_types = args->kv.resolve();
       const std::string context = read_file(args->context_file);
       auto model = Model::load(args->model);
       ThreadPool pool(args->threads);
@@ -48,6 +51,7 @@ void add_answer_command(CLI::App& app, Action& action) {
       if (args->max_context_length > 0) opts.max_context_length = args->max_context_length;
       opts.query_aware = args->query_aware;
       opts.use_chat_template = !args->no_chat_template;
+      opts.kv_types = kv_types;
       const auto result = answer(*model, context, args->questions, press.get(), opts, pool);
       for (const auto& w : result.warnings) std::fprintf(stderr, "kvpress: warning: %s\n", w.c_str());
       if (!args->json) {
@@ -59,6 +63,8 @@ void add_answer_command(CLI::App& app, Action& action) {
           {"answers", result.answers},
           {"press", args->press},
           {"compression_ratio", args->ratio},
+          {"kv_type_k", kv_type_name(kv_types.k)},
+          {"kv_type_v", kv_type_name(kv_types.v)},
           {"context_tokens", s.context_tokens},
           {"kv_bytes_full", s.kv_bytes_full},
           {"kv_bytes", s.kv_bytes},

@@ -97,6 +97,7 @@ void add_bench_command(CLI::App& app, Action& action) {
     int repetitions = 1;
     int64_t spin_us = ThreadPool::kDefaultSpin.count();
     uint64_t seed = 1;
+    KvTypeArgs kv;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("bench", "Measure prefill/decode tokens per second and KV bytes (JSON lines)");
@@ -111,8 +112,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--spin-us", args->spin_us, "microseconds idle workers poll before sleeping (0 on busy machines)")
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--seed", args->seed, "seed of the random context tokens");
+  add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
+      const KvTypes kv_types = args->kv.resolve();
       const auto lengths = parse_int_list(args->lengths, "--context-lengths");
       const auto ratios = parse_ratio_list(args->ratios);
       for (double r : ratios) make_press(args->press, r);  // validate every ratio up front
@@ -126,7 +129,7 @@ void add_bench_command(CLI::App& app, Action& action) {
       const int64_t weight_bytes = decode_weight_bytes(*model);
       {
         // Warm-up: one token through every layer pages the mapped weights in before anything is timed.
-        KvCache cache = model->make_cache();
+        KvCache cache = model->make_cache(kv_types);
         const int32_t tok[1] = {0}, p[1] = {0};
         model->forward(tok, p, cache, pool);
       }
@@ -139,7 +142,7 @@ void add_bench_command(CLI::App& app, Action& action) {
         for (double ratio : ratios) {
           auto run_once = [&] {
             auto press = make_press(args->press, ratio);
-            KvCache cache = model->make_cache();
+            KvCache cache = model->make_cache(kv_types);
             LayerObserver observer = [&](const LayerPrefill& layer) { press->compress(layer); };
             ForwardOptions fwd;
             if (press) fwd.observer = &observer;
@@ -177,7 +180,8 @@ void add_bench_command(CLI::App& app, Action& action) {
               {"decode_tokens_per_s_sd", decode_sd},
               // Weight streaming rate of decoding (KV reads not counted): compare with memory bandwidth.
               {"decode_weight_gb_per_s", (double)weight_bytes * decode_mean / 1e9},
-              {"kv_bytes_full", n_ctx * c.kv_bytes_per_token()}, {"kv_bytes", kv_bytes},
+              {"kv_type_k", kv_type_name(kv_types.k)}, {"kv_type_v", kv_type_name(kv_types.v)},
+              {"kv_bytes_full", n_ctx * c.kv_bytes_per_token(kv_types)}, {"kv_bytes", kv_bytes},
               {"peak_rss_bytes", peak_rss_bytes()},
           };
           std::printf("%s\n", j.dump().c_str());

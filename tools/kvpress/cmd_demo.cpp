@@ -31,7 +31,7 @@ struct DemoRow {
 };
 
 DemoRow run_press(const Model& model, const std::vector<TaskRecord>& records, const std::string& spec, double ratio,
-                  ThreadPool& pool) {
+                  const KvTypes& kv_types, ThreadPool& pool) {
   DemoRow row;
   row.press = spec;
   std::unique_ptr<Press> press = spec == "none" ? nullptr : make_press(spec, ratio);
@@ -39,6 +39,7 @@ DemoRow run_press(const Model& model, const std::vector<TaskRecord>& records, co
     AnswerOptions opts;
     opts.answer_prefix = r.answer_prefix;
     opts.max_new_tokens = r.max_new_tokens;
+    opts.kv_types = kv_types;
     const AnswerResult res = answer(model, r.context, {r.question}, press.get(), opts, pool);
     const std::string& pred = res.answers.front();
     if (row.samples == 0) row.first_answer = pred;
@@ -82,6 +83,7 @@ void add_demo_command(CLI::App& app, Action& action) {
     double ratio = 0.5;
     uint64_t seed = 2026;
     int threads = default_threads();
+    KvTypeArgs kv;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("demo", "Answer fresh RULER-style samples with no press and with several presses; print one table");
@@ -94,6 +96,7 @@ void add_demo_command(CLI::App& app, Action& action) {
   cmd->add_option("--seed", args->seed, "sample seed (default 2026; the model trained on other seeds and the train split)");
   cmd->add_option("--data-dir", args->data_dir, "folder holding paul_graham_essays/ (default: the source tree's data/)");
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
       // Validate the presses before the model loads.
@@ -103,6 +106,7 @@ void add_demo_command(CLI::App& app, Action& action) {
         specs.push_back(text::strip(s));
         make_press(specs.back(), args->ratio);
       }
+      const KvTypes kv_types = args->kv.resolve();
       if (!std::filesystem::exists(args->model)) fail("model file not found: ", args->model);
       auto model = Model::load(args->model);
       ThreadPool pool(args->threads);
@@ -116,13 +120,14 @@ void add_demo_command(CLI::App& app, Action& action) {
       const std::vector<TaskRecord> records = eval::load_eval_dataset(config, *model);
 
       std::printf("kvpress demo: %s\n%zu samples (%s at %s tokens, test split, seed %llu), compression ratio %.2f, "
-                  "%d threads\n\n", args->model.c_str(), records.size(), args->tasks.c_str(), args->length.c_str(),
-                  static_cast<unsigned long long>(args->seed), args->ratio, args->threads);
+                  "%d threads, KV cache %s/%s\n\n", args->model.c_str(), records.size(), args->tasks.c_str(),
+                  args->length.c_str(), static_cast<unsigned long long>(args->seed), args->ratio, args->threads,
+                  std::string(kv_type_name(kv_types.k)).c_str(), std::string(kv_type_name(kv_types.v)).c_str());
       std::printf("%-20s %8s %14s %13s %10s %9s %12s\n", "press", "accuracy", "kv_bytes_full", "kv_bytes",
                   "prefill_ms", "press_ms", "decode_tok/s");
       std::vector<DemoRow> rows;
       for (const std::string& spec : specs) {
-        rows.push_back(run_press(*model, records, spec, spec == "none" ? 0.0 : args->ratio, pool));
+        rows.push_back(run_press(*model, records, spec, spec == "none" ? 0.0 : args->ratio, kv_types, pool));
         print_row(rows.back());
       }
       const TaskRecord& first = records.front();

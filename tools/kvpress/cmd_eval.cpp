@@ -66,6 +66,7 @@ void add_eval_command(CLI::App& app, Action& action) {
     int64_t max_context_length = 0, max_new_tokens = -1;
     bool query_aware = false, no_chat_template = false, no_fidelity = false, resume = false;
     int threads = default_threads();
+    KvTypeArgs kv;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("eval", "Evaluate presses x compression ratios on a dataset (or merge results)");
@@ -85,6 +86,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_flag("--no-chat-template", args->no_chat_template, "do not use the model's chat template");
   cmd->add_flag("--no-fidelity", args->no_fidelity, "skip the KL / top-1 / likelihood comparison with the baseline");
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  add_kv_type_options(cmd, args->kv);
   cmd->add_option("--out", args->out, "output folder (with --report: where the merged files go)");
   cmd->add_flag("--resume", args->resume, "continue the run in --out, skipping finished items");
   cmd->add_option("--report", args->report, "merge the metrics.json of these result folders into one leaderboard");
@@ -112,6 +114,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       c.data_dir = args->data_dir;
       c.out_dir = args->out;
       c.resume = args->resume;
+      c.kv_types = args->kv.resolve();
       eval::plan_runs(c);  // bad presses or ratios fail before the model loads
 
       auto model = Model::load(c.model_path);

@@ -22,6 +22,7 @@ void add_generate_command(CLI::App& app, Action& action) {
     int top_k = 0;
     uint64_t seed = 0;
     int threads = default_threads();
+    KvTypeArgs kv;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("generate", "Generate text after a prompt");
@@ -34,8 +35,10 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->add_option("--top-p", args->top_p, "nucleus sampling mass");
   cmd->add_option("--seed", args->seed, "random seed for sampling");
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
+      const KvTypes kv_types = args->kv.resolve();
       GenerateOptions opts;
       opts.max_new_tokens = args->max_new_tokens;
       opts.sampling = {args->temperature, args->top_k, args->top_p, args->seed};
@@ -53,7 +56,7 @@ void add_generate_command(CLI::App& app, Action& action) {
         prompt = tok.encode(args->prompt, true, false);
       }
       ThreadPool pool(args->threads);
-      KvCache cache = model->make_cache();
+      KvCache cache = model->make_cache(kv_types);
       // Stream text as it comes; decode the whole answer each time so multi-byte pieces print right.
       std::vector<int32_t> generated;
       size_t printed = 0;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cache/kv_cache.h"
 #include "commands.h"
 #include "model/model.h"
 #include "tokenizer/chat_template.h"
@@ -47,6 +48,12 @@ void add_info_command(CLI::App& app, Action& action) {
           {"chat_template", tmpl.name()},
           {"kv_bytes_per_token", c.kv_bytes_per_token()},
       };
+      // Per storage type (keys and values alike); quantized types need head_dim to fit their blocks.
+      nlohmann::ordered_json by_type;
+      for (KvType t : {KvType::F32, KvType::F16, KvType::BF16, KvType::Q8_0, KvType::Q4_0})
+        if (c.head_dim % traits_of(ggml_type_of(t)).block_size == 0)
+          by_type[std::string(kv_type_name(t))] = c.kv_bytes_per_token({t, t});
+      j["kv_bytes_per_token_by_type"] = by_type;
       if (args->json) {
         std::printf("%s\n", j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
         return 0;

@@ -23,6 +23,7 @@ void add_inspect_command(CLI::App& app, Action& action) {
     double ratio = 0.0;
     bool scores = false;
     int threads = default_threads();
+    KvTypeArgs kv;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("inspect", "Show the positions a press keeps in every layer and KV head");
@@ -35,15 +36,17 @@ void add_inspect_command(CLI::App& app, Action& action) {
   cmd->add_flag("--scores", args->scores, "add each head's raw scores before selection (scorer presses)");
   cmd->add_option("--svg", args->svg, "also draw a layers x positions heatmap of kept entries to this file");
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
+      const KvTypes kv_types = args->kv.resolve();
       if (args->tokens.empty() && args->text_file.empty()) fail("inspect needs --tokens or --text-file");
       auto press = make_press(args->press, args->ratio);
       auto model = Model::load(args->model);
       const auto ids = !args->tokens.empty() ? parse_token_list(args->tokens)
                                              : model->tokenizer().encode(read_file(args->text_file), true, false);
       ThreadPool pool(args->threads);
-      KvCache cache = model->make_cache();
+      KvCache cache = model->make_cache(kv_types);
       std::vector<int32_t> positions(ids.size());
       std::iota(positions.begin(), positions.end(), 0);
       std::vector<nlohmann::json> layer_scores((size_t)model->config().n_layers);
@@ -83,7 +86,8 @@ void add_inspect_command(CLI::App& app, Action& action) {
       }
       nlohmann::json out = {{"press", args->press}, {"compression_ratio", args->ratio},
                             {"n_tokens", ids.size()}, {"kv_bytes", cache.bytes()},
-                            {"kv_bytes_full", (int64_t)ids.size() * model->config().kv_bytes_per_token()},
+                            {"kv_bytes_full", (int64_t)ids.size() * model->config().kv_bytes_per_token(kv_types)},
+                            {"kv_type_k", kv_type_name(kv_types.k)}, {"kv_type_v", kv_type_name(kv_types.v)},
                             {"layers", layers}};
       std::printf("%s\n", out.dump().c_str());
       if (!args->svg.empty()) {

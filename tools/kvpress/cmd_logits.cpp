@@ -18,6 +18,7 @@ void add_logits_command(CLI::App& app, Action& action) {
     std::string model, tokens;
     int greedy = 0;
     int threads = default_threads();
+    KvTypeArgs kv;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("logits", "Print argmax per position, first/last logits (and a greedy continuation) as JSON");
@@ -25,12 +26,14 @@ void add_logits_command(CLI::App& app, Action& action) {
   cmd->add_option("--tokens", args->tokens, "comma-separated token ids, used as given (no BOS added)")->required();
   cmd->add_option("--greedy", args->greedy, "also generate N greedy tokens after the last one")->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
+      const KvTypes kv_types = args->kv.resolve();
       const auto tokens = parse_token_list(args->tokens);
       auto model = Model::load(args->model);
       ThreadPool pool(args->threads);
-      KvCache cache = model->make_cache();
+      KvCache cache = model->make_cache(kv_types);
       std::vector<int32_t> positions(tokens.size());
       std::iota(positions.begin(), positions.end(), 0);
       ForwardOptions opts;

@@ -68,7 +68,7 @@ def main():
             ref = model(torch.tensor([ids]))[0].numpy()        # [T, V]
         T = len(ids)
         for n in sorted({1, 17, T // 2, T} - {0}):
-            _, out, _ = common.run_kvpress(kvpress, ["logits", "--model", args.gguf, "--threads", str(args.threads),
+            _, out, _ = common.run_kvpress(kvpress, ["logits", "--model", args.gguf, "--threads", str(args.threads), "--kv-type", "f32",
                                                      "--tokens", ",".join(map(str, ids[:n]))])
             got = json.loads(out)
             d_first = float(np.max(np.abs(np.asarray(got["logits_first"]) - ref[0])))

@@ -97,6 +97,7 @@ class ExpectedAttentionPress final : public ScorerPress {
 
     std::vector<float> attn((size_t)(H * n));  // softmax over the non-sink keys, per query head
     std::vector<double> mu((size_t)d), sigma((size_t)(d * d)), z((size_t)n);
+    std::vector<float> keys_f32((size_t)(n * d)), values_f32;  // one KV head's stored rows, decoded
     std::vector<float> centered, sigma_f((size_t)(d * d)), key_sigma, cov_f((size_t)(d * d));
     const float inv_sqrt_d = 1.0f / std::sqrt((float)d);
     for (int64_t h = 0; h < H; ++h) {
@@ -119,8 +120,9 @@ class ExpectedAttentionPress final : public ScorerPress {
       }
       rot.apply(mu.data(), 1);  // mu' = R mu
 
-      // Logits of the non-sink keys of this head's KV head.
-      const float* keys = layer.cache.keys(layer.layer, h / G) + n_sink * d;
+      // Logits of the non-sink keys of this head's KV head (decoded once per KV head).
+      if (h % G == 0) layer.cache.keys(layer.layer, h / G).read(n_sink, n, keys_f32.data());
+      const float* keys = keys_f32.data();
       if (o_.use_covariance) {
         key_sigma.resize((size_t)(n * d));  // [n, d]: Sigma' k_j
         kernels::matmul(f32_matrix(sigma_f.data(), d, d), keys, n, d, key_sigma.data(), d, layer.pool);
@@ -143,8 +145,10 @@ class ExpectedAttentionPress final : public ScorerPress {
 
     std::vector<float> s = group_mean(attn, H, Hkv, n);  // [Hkv, n]
     if (o_.use_vnorm) {
+      values_f32.resize((size_t)(n * d));
       for (int64_t g = 0; g < Hkv; ++g) {
-        const float* values = layer.cache.values(layer.layer, g) + n_sink * d;
+        layer.cache.values(layer.layer, g).read(n_sink, n, values_f32.data());
+        const float* values = values_f32.data();
         for (int64_t j = 0; j < n; ++j) {
           double norm = 0;
           for (int64_t i = 0; i < d; ++i) norm += (double)values[j * d + i] * values[j * d + i];

@@ -1,6 +1,7 @@
 // KnormPress (Devoto et al. 2024, "A Simple and Effective L2 Norm-Based Strategy for KV Cache
 // Compression"): keys with a small L2 norm attract more attention, so keep those (spec §2.1).
 #include <cmath>
+#include <vector>
 
 #include "cache/kv_cache.h"
 #include "press/press_args.h"
@@ -17,12 +18,14 @@ class KnormPress final : public ScorerPress {
     const KvCache& cache = layer.cache;
     const int64_t d = cache.head_dim();
     scores.resize(cache.n_heads_kv(), uniform_head_length(cache, layer.layer, "knorm"));
-    // score = -||k|| (post-RoPE; RoPE preserves norms).
+    // score = -||k|| of the stored key (post-RoPE; RoPE preserves norms).
+    std::vector<float> scratch((size_t)d);
     for (int64_t h = 0; h < scores.n_heads_kv; ++h) {
-      const float* keys = cache.keys(layer.layer, h);
+      const KvRows keys = cache.keys(layer.layer, h);
       for (int64_t j = 0; j < scores.n_tokens; ++j) {
+        const float* k = keys.row_f32(j, scratch.data());
         double sum = 0;
-        for (int64_t i = 0; i < d; ++i) sum += (double)keys[j * d + i] * keys[j * d + i];
+        for (int64_t i = 0; i < d; ++i) sum += (double)k[i] * k[i];
         scores.head(h)[j] = -(float)std::sqrt(sum);
       }
     }

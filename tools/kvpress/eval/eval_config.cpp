@@ -118,6 +118,8 @@ nlohmann::json config_to_json(const EvalConfig& c) {
       {"max_new_tokens", c.max_new_tokens ? nlohmann::json(*c.max_new_tokens) : nlohmann::json(nullptr)},
       {"chat_template", c.use_chat_template},
       {"fidelity", c.fidelity},
+      {"kv_type_k", kv_type_name(c.kv_types.k)},
+      {"kv_type_v", kv_type_name(c.kv_types.v)},
       {"presses", c.presses},
       {"compression_ratios", c.ratios},
   };
@@ -127,7 +129,8 @@ nlohmann::json config_to_json(const EvalConfig& c) {
 void check_resume_compatible(const nlohmann::json& previous, const nlohmann::json& current) {
   // The model is matched by file name and size, so a moved file still resumes.
   static const char* kKeys[] = {"model_file", "model_bytes", "dataset", "samples", "seed", "split", "query_aware",
-                                "max_context_length", "max_new_tokens", "chat_template", "fidelity"};
+                                "max_context_length", "max_new_tokens", "chat_template", "fidelity",
+                                "kv_type_k", "kv_type_v"};
   std::string diffs;
   for (const char* key : kKeys) {
     const nlohmann::json before = previous.contains(key) ? previous[key] : nlohmann::json(nullptr);

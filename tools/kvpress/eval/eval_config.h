@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kvpress/kv_type.h"
+
 namespace kvpress::eval {
 
 inline constexpr std::string_view kNoPress = "no_press";
@@ -31,6 +33,7 @@ struct EvalConfig {
   std::filesystem::path data_dir;          // essays for ruler/niah; empty = the build's data/ folder
   std::filesystem::path out_dir;
   bool resume = false;
+  KvTypes kv_types;                        // storage of every cache of the run
 };
 
 // One (press, ratio) the runner evaluates. The baseline is {"no_press", 0}.

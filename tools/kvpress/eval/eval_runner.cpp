@@ -204,7 +204,7 @@ EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& p
         row.context_tokens = s.context_tokens();
         row.question_tokens = (int64_t)qids[k].size();
         row.kv_bytes = s.cache().bytes();
-        row.kv_bytes_full = s.context_tokens() * model.config().kv_bytes_per_token();
+        row.kv_bytes_full = s.context_tokens() * model.config().kv_bytes_per_token(config.kv_types);
         row.prefill_ms = s.prefill_ms();
         row.compression_ms = s.compression_ms();
         row.length = rec.length;
@@ -226,7 +226,7 @@ EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& p
       std::vector<std::vector<float>> full_lp(u.records.size());
       std::vector<std::vector<int32_t>> answers(u.records.size());
       if (baseline_todo || fidelity_todo) {
-        ContextSession full(model, pool);
+        ContextSession full(model, pool, config.kv_types);
         full.prefill(ctx, nullptr);
         for (size_t k = 0; k < u.records.size(); ++k) {
           const std::string key = item_key((int64_t)u.records[k], kNoPress, 0.0);
@@ -252,7 +252,7 @@ EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& p
       for (const PressRun* run : todo) {
         if (run->is_baseline()) continue;
         auto press = make_press(run->press, run->ratio);
-        ContextSession s(model, pool);
+        ContextSession s(model, pool, config.kv_types);
         s.prefill(ctx, press.get());
         for (size_t k = 0; k < u.records.size(); ++k) {
           const std::string key = item_key((int64_t)u.records[k], run->press, run->ratio);
