@@ -1,6 +1,7 @@
 // GGUF v3 writer: metadata in insertion order, tensor directory, aligned data section.
 #include "gguf/gguf_writer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -99,8 +100,8 @@ void GgufWriter::set_alignment(uint32_t alignment) {
   set_uint32("general.alignment", alignment);
 }
 
-void GgufWriter::add_tensor(const std::string& name, const std::vector<int64_t>& ne, GgmlType type,
-                            std::vector<uint8_t> data) {
+GgufWriter::Tensor GgufWriter::check_tensor(const std::string& name, const std::vector<int64_t>& ne,
+                                            GgmlType type) const {
   if (name.empty()) fail("GgufWriter: empty tensor name");
   for (const auto& t : tensors_)
     if (t.name == name) fail("GgufWriter: duplicate tensor name '", name, "'");
@@ -117,10 +118,27 @@ void GgufWriter::add_tensor(const std::string& name, const std::vector<int64_t>&
   int64_t n_bytes = 0;
   if (__builtin_mul_overflow(row_bytes(type, ne[0]), rows, &n_bytes))
     fail("GgufWriter: tensor '", name, "' is too large");
-  if (static_cast<uint64_t>(n_bytes) != data.size())
-    fail("GgufWriter: tensor '", name, "' of type ", traits.name, " needs ", n_bytes, " bytes of data, got ",
-         data.size());
-  tensors_.push_back({name, ne, type, std::move(data)});
+  Tensor t;
+  t.name = name, t.ne = ne, t.type = type, t.n_bytes = static_cast<uint64_t>(n_bytes), t.n_rows = rows;
+  return t;
+}
+
+void GgufWriter::add_tensor(const std::string& name, const std::vector<int64_t>& ne, GgmlType type,
+                            std::vector<uint8_t> data) {
+  Tensor t = check_tensor(name, ne, type);
+  if (t.n_bytes != data.size())
+    fail("GgufWriter: tensor '", name, "' of type ", traits_of(type).name, " needs ", t.n_bytes,
+         " bytes of data, got ", data.size());
+  t.data = std::move(data);
+  tensors_.push_back(std::move(t));
+}
+
+void GgufWriter::add_tensor_rows(const std::string& name, const std::vector<int64_t>& ne, GgmlType type,
+                                 RowProducer produce) {
+  if (!produce) fail("GgufWriter: tensor '", name, "' has no producer");
+  Tensor t = check_tensor(name, ne, type);
+  t.produce = std::move(produce);
+  tensors_.push_back(std::move(t));
 }
 
 void GgufWriter::add_tensor_f32(const std::string& name, const std::vector<int64_t>& ne,
@@ -130,12 +148,8 @@ void GgufWriter::add_tensor_f32(const std::string& name, const std::vector<int64
   add_tensor(name, ne, GgmlType::F32, std::move(data));
 }
 
-// Emits the file through `sink(const uint8_t*, size_t)`, so that write() streams the tensor data
-// instead of building a second copy of the whole file in memory.
-template <typename Sink>
-void GgufWriter::serialize(Sink&& sink) const {
-  std::vector<uint8_t> head;
-  head.insert(head.end(), {'G', 'G', 'U', 'F'});
+std::vector<uint8_t> GgufWriter::header() const {
+  std::vector<uint8_t> head = {'G', 'G', 'U', 'F'};
   append<uint32_t>(head, 3);
   append<uint64_t>(head, tensors_.size());
   append<uint64_t>(head, entries_.size());
@@ -152,18 +166,51 @@ void GgufWriter::serialize(Sink&& sink) const {
     for (int64_t n : t.ne) append<int64_t>(head, n);
     append<uint32_t>(head, static_cast<uint32_t>(t.type));
     append<uint64_t>(head, offset);
-    offset += t.data.size();
+    offset += t.n_bytes;
   }
   head.resize(align_up(head.size(), alignment_), 0);
+  return head;
+}
+
+uint64_t GgufWriter::file_size() const {
+  uint64_t n = header().size();  // already aligned, as is each tensor's start
+  for (const auto& t : tensors_) n = align_up(n, alignment_) + t.n_bytes;
+  return n;
+}
+
+std::vector<GgufWriter::TensorEntry> GgufWriter::tensor_entries() const {
+  std::vector<TensorEntry> out;
+  out.reserve(tensors_.size());
+  for (const auto& t : tensors_) out.push_back({t.name, t.ne, t.type, t.n_bytes});
+  return out;
+}
+
+// Emits the file through `sink(const uint8_t*, size_t)`, so that write() streams the tensor data
+// instead of building a second copy of the whole file in memory.
+template <typename Sink>
+void GgufWriter::serialize(Sink&& sink) const {
+  const std::vector<uint8_t> head = header();
   sink(head.data(), head.size());
 
   const std::vector<uint8_t> zeros(alignment_, 0);
+  std::vector<uint8_t> chunk;
   uint64_t written = 0;
   for (const auto& t : tensors_) {
     const uint64_t pad = align_up(written, alignment_) - written;
     sink(zeros.data(), static_cast<size_t>(pad));
-    sink(t.data.data(), t.data.size());
-    written += pad + t.data.size();
+    if (!t.produce) {
+      sink(t.data.data(), t.data.size());
+    } else {
+      const uint64_t rb = t.n_bytes / static_cast<uint64_t>(t.n_rows);
+      const int64_t rows_per_chunk = static_cast<int64_t>(std::max<uint64_t>(1, kStreamChunkBytes / rb));
+      for (int64_t r = 0; r < t.n_rows; r += rows_per_chunk) {
+        const int64_t n = std::min(rows_per_chunk, t.n_rows - r);
+        chunk.resize(static_cast<size_t>(rb * n));
+        t.produce(r, n, chunk.data());
+        sink(chunk.data(), chunk.size());
+      }
+    }
+    written += pad + t.n_bytes;
   }
 }
 

@@ -1,6 +1,7 @@
 // Writes GGUF v3 files: metadata and tensors (tests build tiny models and broken files with it).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,14 +40,46 @@ class GgufWriter {
   // Convenience: f32 values stored as F32.
   void add_tensor_f32(const std::string& name, const std::vector<int64_t>& ne, const std::vector<float>& values);
 
+  // Encodes rows [first_row, first_row + n_rows) of a tensor into dst (n_rows * row_bytes bytes), rows
+  // counted over ne[1] * ne[2] * ne[3].
+  using RowProducer = std::function<void(int64_t first_row, int64_t n_rows, uint8_t* dst)>;
+  // A tensor whose data is produced only while the file is serialized, a chunk of rows at a time (in
+  // order, up to kStreamChunkBytes each), so that a multi-GB model is never held in memory whole. Each
+  // serialization (write, to_bytes) calls `produce` again.
+  void add_tensor_rows(const std::string& name, const std::vector<int64_t>& ne, GgmlType type,
+                       RowProducer produce);
+  static constexpr uint64_t kStreamChunkBytes = 16u << 20;
+
   // Layout: header, metadata in insertion order, tensor infos, padding, data (each tensor aligned).
   std::vector<uint8_t> to_bytes() const;
   void write(const std::string& path) const;  // throws Error on I/O failure
+  // Bytes write() would produce; no tensor data is produced.
+  uint64_t file_size() const;
+
+  // What each tensor added so far is, in file order.
+  struct TensorEntry {
+    std::string name;
+    std::vector<int64_t> ne;
+    GgmlType type;
+    uint64_t n_bytes;
+  };
+  std::vector<TensorEntry> tensor_entries() const;
 
  private:
   struct Entry { std::string key; ValueType type; std::vector<uint8_t> payload; };
-  struct Tensor { std::string name; std::vector<int64_t> ne; GgmlType type; std::vector<uint8_t> data; };
+  struct Tensor {
+    std::string name;
+    std::vector<int64_t> ne;
+    GgmlType type;
+    std::vector<uint8_t> data;  // empty when `produce` is set
+    uint64_t n_bytes = 0;
+    int64_t n_rows = 0;
+    RowProducer produce;
+  };
   void put(const std::string& key, ValueType type, std::vector<uint8_t> payload);
+  // Checks a new tensor's name, dims and type; returns it with n_bytes and n_rows set.
+  Tensor check_tensor(const std::string& name, const std::vector<int64_t>& ne, GgmlType type) const;
+  std::vector<uint8_t> header() const;  // everything before the data section, padded
   template <typename Sink>
   void serialize(Sink&& sink) const;
   std::vector<Entry> entries_;

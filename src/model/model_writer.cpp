@@ -32,24 +32,32 @@ void add_metadata(gguf::GgufWriter& w, const ModelFileShape& s, const SpmVocabul
   w.set_uint32("tokenizer.ggml.unknown_token_id", (uint32_t)v.unk_id);
   w.set_bool("tokenizer.ggml.add_bos_token", true);
   w.set_bool("tokenizer.ggml.add_eos_token", false);
+  if (s.file_type >= 0) {
+    w.set_uint32("general.file_type", (uint32_t)s.file_type);
+    w.set_uint32("general.quantization_version", 2);
+  }
 }
 
 }  // namespace
 
-void write_model_file(const ModelFileShape& s, const SpmVocabulary& v, const TensorFiller& fill, const std::string& path) {
+void build_model_file(gguf::GgufWriter& w, const ModelFileShape& s, const SpmVocabulary& v, const TensorFiller& fill) {
   if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3") fail("model writer: unknown arch '", s.arch, "'");
   if (s.n_heads <= 0 || s.n_heads_kv <= 0 || s.n_heads % s.n_heads_kv != 0 || s.head_dim <= 0 || s.head_dim % 2 != 0)
     fail("model writer: bad head layout (", s.n_heads, " heads, ", s.n_heads_kv, " KV heads, head_dim ", s.head_dim, ")");
   if (v.tokens.empty() || v.scores.size() != v.tokens.size() || v.types.size() != v.tokens.size())
     fail("model writer: vocabulary arrays disagree (", v.tokens.size(), " tokens, ", v.scores.size(), " scores, ",
          v.types.size(), " types)");
-  gguf::GgufWriter w;
+  if (!s.rope_freq_factors.empty() && (int64_t)s.rope_freq_factors.size() != s.head_dim / 2)
+    fail("model writer: ", s.rope_freq_factors.size(), " rope frequency factors for head_dim ", s.head_dim,
+         " (expected ", s.head_dim / 2, ")");
   add_metadata(w, s, v);
   const int64_t n_vocab = (int64_t)v.tokens.size();
   const int64_t q_dim = s.n_heads * s.head_dim, kv_dim = s.n_heads_kv * s.head_dim;
   fill(w, "token_embd.weight", {s.n_embd, n_vocab}, TensorRole::Embedding);
   fill(w, "output_norm.weight", {s.n_embd}, TensorRole::Norm);
   if (!s.tied_output) fill(w, "output.weight", {s.n_embd, n_vocab}, TensorRole::Output);
+  if (!s.rope_freq_factors.empty())
+    w.add_tensor_f32("rope_freqs.weight", {(int64_t)s.rope_freq_factors.size()}, s.rope_freq_factors);
   for (int64_t l = 0; l < s.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     fill(w, p + "attn_norm.weight", {s.n_embd}, TensorRole::Norm);
@@ -71,6 +79,11 @@ void write_model_file(const ModelFileShape& s, const SpmVocabulary& v, const Ten
     fill(w, p + "ffn_up.weight", {s.n_embd, s.n_ff}, TensorRole::Matrix);
     fill(w, p + "ffn_down.weight", {s.n_ff, s.n_embd}, TensorRole::Matrix);
   }
+}
+
+void write_model_file(const ModelFileShape& s, const SpmVocabulary& v, const TensorFiller& fill, const std::string& path) {
+  gguf::GgufWriter w;
+  build_model_file(w, s, v, fill);
   w.write(path);
 }
 

@@ -1,5 +1,5 @@
 // Writes Llama-family GGUF files (llama / qwen2 / qwen3) with the keys and tensor names that
-// model_config.cpp and model_weights.cpp read: the test fixtures and kvpress-make-random-model build
+// model_config.cpp and model_weights.cpp read: the test fixtures and `kvpress make-model` build
 // their random-weight models with it, each choosing the tensor values.
 #pragma once
 #include <cstdint>
@@ -20,6 +20,12 @@ struct ModelFileShape {
   float rope_base = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_output = false;  // no output.weight: the token embedding is reused
+  // Per-frequency RoPE divisors (head_dim / 2 of them, Llama 3.1+ scaling), written as rope_freqs.weight;
+  // empty: none.
+  std::vector<float> rope_freq_factors;
+  // general.file_type (llama.cpp's llama_ftype: 1 F16, 7 Q8_0, 15 Q4_K_M, ...) with
+  // general.quantization_version; negative: neither key is written.
+  int32_t file_type = -1;
 };
 
 // A SentencePiece ("llama" tokenizer model) vocabulary, stored as tokenizer.ggml.* keys.
@@ -35,12 +41,18 @@ enum class TensorRole { Embedding, Output, Matrix, Norm, Bias };
 
 // Adds the tensor `name` with dims `ne` (ne[0] = row length) to the writer. Called once per tensor, in
 // file order: token_embd, output_norm, output, then per layer attn_norm, attn_q/k/v, [q/k/v biases],
-// [q/k norms], attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down.
+// [q/k norms], attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down (rope_freqs.weight, when the shape has
+// factors, is added by the writer itself after output).
 using TensorFiller = std::function<void(gguf::GgufWriter& writer, const std::string& name,
                                         const std::vector<int64_t>& ne, TensorRole role)>;
 
-// Writes the whole file to `path`; throws Error for an unknown arch, a bad head layout, a vocabulary
-// whose arrays disagree, or an I/O failure.
+// Adds the metadata and every tensor to `writer` (which should be empty), without writing anything:
+// callers that stream large files (GgufWriter::add_tensor_rows) or only need the size use this.
+// Throws Error for an unknown arch, a bad head layout or rope factors, or a vocabulary whose arrays disagree.
+void build_model_file(gguf::GgufWriter& writer, const ModelFileShape& shape, const SpmVocabulary& vocab,
+                      const TensorFiller& fill);
+
+// build_model_file, then writes the whole file to `path`; also throws Error on an I/O failure.
 void write_model_file(const ModelFileShape& shape, const SpmVocabulary& vocab, const TensorFiller& fill,
                       const std::string& path);
 

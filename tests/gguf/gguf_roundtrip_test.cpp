@@ -242,6 +242,47 @@ TEST(GgufRoundTrip, WriteThenOpenMapsTheSameFile) {
   EXPECT_EQ(last, 8.0f);
 }
 
+// Produced tensors stream in row chunks of at most kStreamChunkBytes, yet give the same bytes as held
+// ones; file_size() matches without producing anything.
+TEST(GgufWriter, ProducedTensorsStreamInRowChunksAndMatchHeldOnes) {
+  const int64_t n_rows = 3 * (int64_t)(GgufWriter::kStreamChunkBytes / 128) + 5;  // rows of 32 floats: 4 chunks
+  const size_t n_bytes = (size_t)n_rows * 128;
+  const Bytes data = pattern(n_bytes, 9);
+  GgufWriter held, produced;
+  for (GgufWriter* w : {&held, &produced}) {
+    w->set_string("general.architecture", "llama");
+    w->add_tensor_f32("small", {3}, {1, 2, 3});
+  }
+  held.add_tensor("big", {32, n_rows}, GgmlType::F32, data);
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  produced.add_tensor_rows("big", {32, n_rows}, GgmlType::F32, [&](int64_t first, int64_t n, uint8_t* dst) {
+    calls.push_back({first, n});
+    std::memcpy(dst, data.data() + first * 128, (size_t)n * 128);
+  });
+  const uint64_t planned = produced.file_size();
+  EXPECT_TRUE(calls.empty());
+  EXPECT_EQ(planned, held.to_bytes().size());
+  ASSERT_EQ(produced.tensor_entries().size(), 2u);
+  EXPECT_EQ(produced.tensor_entries()[1].name, "big");
+  EXPECT_EQ(produced.tensor_entries()[1].n_bytes, n_bytes);
+
+  TempDir dir;
+  produced.write(dir.file("p.gguf"));
+  EXPECT_EQ(std::filesystem::file_size(dir.file("p.gguf")), planned);
+  ASSERT_EQ(calls.size(), 4u);
+  int64_t next = 0;
+  for (const auto& [first, n] : calls) {
+    EXPECT_EQ(first, next);
+    EXPECT_LE((uint64_t)n * 128, GgufWriter::kStreamChunkBytes);
+    next = first + n;
+  }
+  EXPECT_EQ(next, n_rows);
+  std::ifstream in(dir.file("p.gguf"), std::ios::binary);
+  EXPECT_EQ(Bytes(std::istreambuf_iterator<char>(in), {}), held.to_bytes());
+  EXPECT_THROW(produced.add_tensor_rows("none", {4}, GgmlType::F32, nullptr), Error);
+  EXPECT_THROW(produced.add_tensor_rows("q", {33}, GgmlType::Q8_0, [](int64_t, int64_t, uint8_t*) {}), Error);
+}
+
 TEST(GgufWriter, RejectsInconsistentTensorsAndBadPaths) {
   GgufWriter w;
   EXPECT_THROW(w.add_tensor("q", {33}, GgmlType::Q8_0, Bytes(34)), Error);      // not a block multiple

@@ -97,6 +97,33 @@ TEST(ModelWriter, TiedOutputAndQkNormChangeTheTensorList) {
   std::filesystem::remove(path);
 }
 
+TEST(ModelWriter, RopeFactorsAndFileTypeAreWrittenWhenGiven) {
+  ModelFileShape s;
+  s.head_dim = 16;
+  s.rope_freq_factors = {1, 1, 1, 2, 4, 8, 8, 8};
+  s.file_type = 15;
+  CountingFiller filler;
+  const auto path = temp_path("rope");
+  write_model_file(s, small_vocab(20), std::ref(filler), path);
+  const auto file = gguf::GgufFile::open(path);
+  EXPECT_EQ(file.get_uint("general.file_type"), 15u);
+  EXPECT_EQ(file.get_uint("general.quantization_version"), 2u);
+  EXPECT_EQ(std::count(filler.names.begin(), filler.names.end(), "rope_freqs.weight"), 0);  // not the filler's
+  EXPECT_EQ(Model::load(path)->weights().rope_freq_factors, s.rope_freq_factors);
+  std::filesystem::remove(path);
+
+  s.rope_freq_factors.pop_back();  // head_dim / 2 of them or none
+  EXPECT_THROW(write_model_file(s, small_vocab(20), std::ref(filler), path), Error);
+  ModelFileShape plain;
+  gguf::GgufWriter w;
+  build_model_file(w, plain, small_vocab(20), std::ref(filler));
+  const auto bytes = w.to_bytes();
+  EXPECT_EQ(bytes.size(), w.file_size());
+  const auto f = gguf::GgufFile::parse(bytes, "plain");
+  EXPECT_FALSE(f.has("general.file_type"));
+  EXPECT_EQ(f.find_tensor("rope_freqs.weight"), nullptr);
+}
+
 TEST(ModelWriter, RefusesBadShapesAndVocabularies) {
   CountingFiller filler;
   const auto path = temp_path("refused");

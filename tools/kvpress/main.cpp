@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   kvpress::cli::add_eval_command(app, action);
   kvpress::cli::add_ruler_gen_command(app, action);
   kvpress::cli::add_demo_command(app, action);
+  kvpress::cli::add_make_model_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
