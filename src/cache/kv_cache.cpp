@@ -1,6 +1,7 @@
 // KV cache storage: encoding on append, compaction of encoded rows, snapshots and byte accounting.
 #include "cache/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -40,7 +41,12 @@ KvRows KvCache::values(int64_t layer, int64_t head) const {
 void KvCache::reserve(int64_t layer, int64_t n_more) {
   for (int64_t h = 0; h < n_heads_kv_; ++h) {
     auto& s = store(layer, h);
-    const size_t n = s.positions.size() + (size_t)n_more;
+    const size_t size = s.positions.size(), needed = size + (size_t)n_more;
+    if (needed <= s.positions.capacity()) continue;
+    // A prefill into an empty head reserves exactly; growing a filled head (decoding one token at a
+    // time) adds an eighth, so the rows are copied once per size/8 tokens instead of at every token,
+    // and at most 1/8 of a head's storage is ever unused.
+    const size_t n = size == 0 ? needed : std::max(needed, size + size / 8 + 16);
     s.keys.reserve(n * key_row_bytes_);
     s.values.reserve(n * value_row_bytes_);
     s.positions.reserve(n);

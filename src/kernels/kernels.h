@@ -41,6 +41,11 @@ struct KernelSet {
   // rounded up to kGemmTokenPad and the padding columns of bt must be finite (zero).
   void (*gemm_f32)(const float* a, int64_t lda, int64_t m, const float* bt, int64_t ldb, int64_t n_tok,
                    float* c, int64_t ldc, int64_t k, bool accumulate);
+  // Decode attention scores, few queries against many keys, both row-major:
+  //   out[r * ldo + j] = sum_{i<d} q[r * d + i] * k[j * d + i]   for r < m, j < n.
+  // SIMD variants pack several dimensions of the m <= lanes queries into one vector, so that a GQA
+  // group of 4-8 heads fills the lanes; any m and d are accepted.
+  void (*dot_rows_f32)(const float* q, int64_t m, const float* k, int64_t n, int64_t d, float* out, int64_t ldo);
 };
 inline constexpr int64_t kGemmTokenPad = 16;
 

@@ -31,9 +31,11 @@ namespace kvpress {
 namespace {
 
 constexpr int64_t kKeyBlock = 128;       // keys per tile, a multiple of kernels::kGemmTokenPad
+constexpr int64_t kDecodeKeyBlock = 128;  // keys per tile when decoding (few query rows)
 constexpr int64_t kTargetRows = 128;     // query rows (tokens x group heads) per work item
 constexpr int64_t kMinSplitKeys = 512;   // a key split of an item spans at least this many keys
-constexpr int kLanes = 16;               // partial accumulators of the hand-split reductions
+constexpr int kLanes = 16;
+constexpr int64_t kFewRows = 16;         // query rows up to which scores come from dot_rows_f32               // partial accumulators of the hand-split reductions
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
@@ -161,22 +163,32 @@ class TiledAttention {
     const KvRows values = cache_.values(layer_, item.head_kv);
     const int32_t* pos = cache_.positions(layer_, item.head_kv);
     float* keys_t = sized(sc.keys_t, d_ * kKeyBlock);
-    float* scores = sized(sc.scores, m * kKeyBlock);
-    for (int64_t k0 = item.key_begin; k0 < item.key_end; k0 += kKeyBlock) {
-      const int64_t bk = std::min(kKeyBlock, item.key_end - k0);
+    // Few query rows (decoding, a GQA group of one token): scores by dot_rows_f32 instead of a gemm
+    // over transposed keys, which pays off only when ~100 query rows share each transposition.
+    const bool few_rows = m <= kFewRows;
+    // Decoding computes little per key: longer blocks spread the per-block work over more keys.
+    const int64_t block = few_rows ? kDecodeKeyBlock : kKeyBlock;
+    float* scores = sized(sc.scores, m * block);
+    for (int64_t k0 = item.key_begin; k0 < item.key_end; k0 += block) {
+      const int64_t bk = std::min(block, item.key_end - k0);
       const auto [p_min, p_max] = std::minmax_element(pos + k0, pos + k0 + bk);
       if (*p_min > q_max) continue;  // every key of the block is after every query
       const bool all_visible = *p_max <= q_min;
       // Scores [m, bk] = q [m, d] x keys^T: the gemm wants its right operand column-major.
       const int64_t ld = round_up(bk, kernels::kGemmTokenPad);
-      const float* kb = keys.f32() ? keys.f32() + k0 * d_ : sized(sc.keys, kKeyBlock * d_);
+      const float* kb = keys.f32() ? keys.f32() + k0 * d_ : sized(sc.keys, block * d_);
       if (!keys.f32()) keys.read(k0, bk, sc.keys.data());
-      for (int64_t i = 0; i < d_; ++i) {
-        float* dst = keys_t + i * ld;
-        for (int64_t j = 0; j < bk; ++j) dst[j] = kb[j * d_ + i];
-        std::fill(dst + bk, dst + ld, 0.0f);
+      if (few_rows) {
+        // Decoding: the few query rows against the key rows as stored (no transposition of the keys).
+        ks_.dot_rows_f32(q, m, kb, bk, d_, scores, ld);
+      } else {
+        for (int64_t i = 0; i < d_; ++i) {
+          float* dst = keys_t + i * ld;
+          for (int64_t j = 0; j < bk; ++j) dst[j] = kb[j * d_ + i];
+          std::fill(dst + bk, dst + ld, 0.0f);
+        }
+        ks_.gemm_f32(q, d_, m, keys_t, ld, bk, scores, ld, d_, false);
       }
-      ks_.gemm_f32(q, d_, m, keys_t, ld, bk, scores, ld, d_, false);
       for (int64_t r = 0; r < m; ++r) {
         float* s = scores + r * ld;
         if (!all_visible && q_pos[r] < *p_min) {  // the row sees nothing of this block
@@ -190,7 +202,7 @@ class TiledAttention {
       // acc [m, d] += probabilities [m, bk] x values [bk, d] (value rows are already gemm-shaped).
       const float* v = values.f32() ? values.f32() + k0 * d_ : nullptr;
       if (!v || d_pad_ != d_) {  // decode, and pad rows: the gemm reads whole groups of 16 columns
-        float* vp = sized(sc.values, kKeyBlock * d_pad_);
+        float* vp = sized(sc.values, block * d_pad_);
         if (d_pad_ == d_) {
           values.read(k0, bk, vp);
         } else {

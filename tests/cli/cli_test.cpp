@@ -161,4 +161,111 @@ TEST(Cli, InspectListsAscendingKeptPositionsPerHead) {
   EXPECT_NE(s.find("</svg>"), std::string::npos);
 }
 
+// --- kvpress bench ---------------------------------------------------------------------------------
+
+std::string shipped_model() { return (kvpress::testing::source_dir() / "models" / "kvpress-needle-2m.gguf").string(); }
+
+// Layer count, KV heads and head_dim of the shipped model, from `kvpress info --json`.
+struct Shape {
+  int64_t layers, heads_kv, head_dim;
+};
+Shape shipped_shape() {
+  const CliRun r = run("info --json --model " + shipped_model());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  return {j["n_layers"], j["n_heads_kv"], j["head_dim"]};
+}
+
+// Bytes of one stored row by the GGUF layouts (f32 4 per element, f16 2, q8_0 34 per 32, q4_0 18 per 32).
+int64_t row_bytes(const std::string& type, int64_t d) {
+  if (type == "f32") return 4 * d;
+  if (type == "q8_0") return d / 32 * 34;
+  if (type == "q4_0") return d / 32 * 18;
+  return 2 * d;
+}
+
+TEST(CliBench, SpeaksLlamaBenchJsonWithKvTypesAndExactBytes) {
+  const Shape s = shipped_shape();
+  const CliRun r = run("bench -m " + shipped_model() + " -p 16 -n 4 -d 32 -r 2 -t 1 -ctk q8_0 -ctv f16 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rows = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["test"], "pp16 @ d32");
+  EXPECT_EQ(rows[1]["test"], "tg4 @ d32");
+  for (const auto& j : rows) {
+    for (const char* key : {"n_prompt", "n_gen", "n_depth", "n_threads", "type_k", "type_v", "avg_ts", "stddev_ts",
+                            "samples_ts", "press", "compression_ratio", "kv_bytes", "peak_rss_bytes"})
+      EXPECT_TRUE(j.contains(key)) << key;
+    EXPECT_EQ(j["type_k"], "q8_0");
+    EXPECT_EQ(j["type_v"], "f16");
+    EXPECT_EQ(j["n_depth"], 32);
+    EXPECT_EQ(j["n_threads"], 1);
+    EXPECT_EQ(j["samples_ts"].size(), 2u);
+    EXPECT_GT(j["avg_ts"].get<double>(), 0.0);
+    EXPECT_EQ(j["kv_bytes"].get<int64_t>(),
+              32 * s.layers * s.heads_kv * (row_bytes("q8_0", s.head_dim) + row_bytes("f16", s.head_dim)));
+  }
+  EXPECT_EQ(rows[0]["n_prompt"], 16);
+  EXPECT_EQ(rows[1]["n_gen"], 4);
+  EXPECT_GT(rows[1]["roofline_fraction"].get<double>(), 0.0);
+}
+
+TEST(CliBench, KvBytesFollowTheTypeAndTheRatio) {
+  const Shape s = shipped_shape();
+  const CliRun r = run("bench -m " + shipped_model() +
+                       " -p 0 -n 1 -d 64 -r 1 -t 1 --kv-type f32,f16,q8_0,q4_0 --press knorm"
+                       " --compression-ratio 0,0.5 -o jsonl");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    const auto j = nlohmann::json::parse(line);
+    const std::string type = j["type_k"];
+    EXPECT_EQ(j["type_v"], type);
+    const int64_t kept = j["compression_ratio"].get<double>() == 0.0 ? 64 : 32;  // int(64 * (1 - r))
+    EXPECT_EQ(j["kv_bytes"].get<int64_t>(), kept * s.layers * s.heads_kv * 2 * row_bytes(type, s.head_dim)) << line;
+    EXPECT_EQ(j["kv_bytes_full"].get<int64_t>(), 64 * s.layers * s.heads_kv * 2 * row_bytes(type, s.head_dim));
+    ++n;
+  }
+  EXPECT_EQ(n, 8);
+}
+
+TEST(CliBench, FigureModeWritesTableJsonAndPlots) {
+  const fs::path out = fs::temp_directory_path() / ("kvpress_bench_fig_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  const CliRun r = run("bench -m " + shipped_model() + " --context-lengths 64,128 --synthetic-from 128 --press knorm"
+                       " --compression-ratio 0,0.5 --decode-tokens 2 -t 1 --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("| synthetic |"), std::string::npos) << r.out;
+  const auto rows = nlohmann::json::parse(std::ifstream(out / "bench.json"));
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_FALSE(rows[0]["synthetic_cache"].get<bool>());
+  EXPECT_TRUE(rows[1]["synthetic_cache"].get<bool>());
+  EXPECT_EQ(rows[1]["n_depth"], 128);
+  // The synthetic ratio-0.5 cache holds exactly the entries a press would keep.
+  EXPECT_EQ(rows[3]["kv_bytes"].get<int64_t>() * 2, rows[1]["kv_bytes"].get<int64_t>());
+  for (const char* name : {"memory.svg", "decode.svg"}) {
+    std::ifstream in(out / name);
+    const std::string svg((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_NE(svg.find("<polyline"), std::string::npos) << name;
+    EXPECT_NE(svg.find("KV f16, ratio 0.50"), std::string::npos) << name;
+  }
+  EXPECT_TRUE(fs::exists(out / "bench.md"));
+  fs::remove_all(out);
+}
+
+TEST(CliBench, RejectsBadOptionsWithOneLine) {
+  const std::vector<std::string> bad = {"-o xml", "--kv-type q9_9", "--out /tmp/x", "-p 12x",
+                                        "--compression-ratio 1.5 --press knorm"};
+  for (const auto& args : bad) {
+    std::string command = "bench -m " + shipped_model();
+    command += " ";
+    command += args;
+    const CliRun r = run(command);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_EQ(count_lines(r.err), 1u) << args << ": " << r.err;
+  }
+}
+
 }  // namespace

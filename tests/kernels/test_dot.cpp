@@ -92,5 +92,31 @@ TEST(AxpyF32, MatchesDoubleReference) {
   }
 }
 
+// Decode attention scores: every query count 1..17 (every lane packing, and rows beyond one vector),
+// head sizes that divide every packing, only some (40, 24) or none (7), key counts with remainders
+// of the four-key loop, and an output stride wider than the keys.
+TEST(DotRowsF32, EveryShapeMatchesDoubleReference) {
+  std::mt19937 rng(11);
+  for (int64_t d : {64, 128, 256, 40, 24, 7, 300})
+    for (int64_t m = 1; m <= 17; ++m)
+      for (int64_t n : {1, 5, 128}) {
+        const auto q = testing::random_floats(m * d, rng);
+        const auto k = testing::random_floats(n * d, rng);
+        const int64_t ldo = n + 3;
+        for (const KernelSet* ks : kernels::available_kernel_sets()) {
+          std::vector<float> out((size_t)(m * ldo), -7.0f);
+          ks->dot_rows_f32(q.data(), m, k.data(), n, d, out.data(), ldo);
+          for (int64_t r = 0; r < m; ++r) {
+            for (int64_t j = 0; j < n; ++j) {
+              const auto want = testing::dot_reference(&q[r * d], &k[j * d], d);
+              ASSERT_NEAR(out[r * ldo + j], want.value, want.tolerance)
+                  << ks->name << " d=" << d << " m=" << m << " n=" << n << " r=" << r << " j=" << j;
+            }
+            for (int64_t j = n; j < ldo; ++j) ASSERT_EQ(out[r * ldo + j], -7.0f) << "wrote past n";
+          }
+        }
+      }
+}
+
 }  // namespace
 }  // namespace kvpress

@@ -29,7 +29,7 @@ CacheCopy copy_of(const KvCache& c) {
   CacheCopy out;
   for (int64_t l = 0; l < c.n_layers(); ++l)
     for (int64_t h = 0; h < c.n_heads_kv(); ++h) {
-      const int64_t n = c.length(l, h), d = c.head_dim();
+      const int64_t n = c.length(l, h);
       const KvRows k = c.keys(l, h), v = c.values(l, h);
       out.keys.emplace_back(k.data, k.data + n * k.row_bytes);  // the stored bytes: restores are bit-exact
       out.values.emplace_back(v.data, v.data + n * v.row_bytes);

@@ -1,29 +1,82 @@
-// `kvpress bench`: prefill and decode speed and KV memory versus context length and compression ratio.
-// Prints one JSON line per configuration (comparable across runs: CPU, threads, types, press, ratio);
-// with --repetitions, the mean and standard deviation of the rates (as llama-bench reports them).
-#include <sys/resource.h>
-
+// `kvpress bench`: speed and memory. Two modes:
+//  - llama-bench's interface (-m -p -n -d -t -r -ctk -ctv -o md|json|jsonl|csv, the same test names and
+//    fields), plus a press compressing the depth context (--press, --compression-ratio);
+//  - the figure mode (--context-lengths): per KV type, ratio and context length, prefill t/s, press ms,
+//    decode t/s, KV bytes, peak RSS and the share of the memory bandwidth; --out writes bench.json,
+//    bench.md and two SVG plots; --synthetic-cache measures decoding on a random cache without prefill.
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <numeric>
-#include <random>
+#include <map>
+#include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "bench/bench_output.h"
+#include "bench/bench_run.h"
 #include "cache/kv_cache.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "core/error.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
-#include "pipeline/sampler.h"
 #include "press/press_registry.h"
+#include "runtime/read_bandwidth.h"
 #include "runtime/thread_pool.h"
 
 namespace kvpress::cli {
 namespace {
+
+std::vector<std::string> split_list(const std::string& csv) {
+  std::vector<std::string> out;
+  std::stringstream ss(csv);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  if (out.empty()) out.push_back("");
+  return out;
+}
+
+// "512", "4k" (= 4096), "128K"; zero allowed only when allow_zero.
+std::vector<int64_t> parse_lengths(const std::string& csv, const char* what, bool allow_zero) {
+  std::vector<int64_t> out;
+  for (std::string item : split_list(csv)) {
+    int64_t scale = 1;
+    if (!item.empty() && (item.back() == 'k' || item.back() == 'K')) scale = 1024, item.pop_back();
+    size_t used = 0;
+    int64_t v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size() || v < 0 || (v == 0 && !allow_zero) || v > (int64_t{1} << 24))
+      fail(what, ": '", item, scale > 1 ? "k" : "", "' is not a ", allow_zero ? "non-negative" : "positive",
+           " token count (e.g. 512 or 4k)");
+    out.push_back(v * scale);
+  }
+  return out;
+}
+
+std::vector<double> parse_ratios(const std::string& csv) {
+  std::vector<double> out;
+  for (const std::string& item : split_list(csv)) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size()) fail("--compression-ratio: '", item, "' is not a number");
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<KvType> parse_kv_types(const std::string& csv) {
+  std::vector<KvType> out;
+  for (const std::string& item : split_list(csv)) out.push_back(parse_kv_type(item));
+  return out;
+}
 
 std::string cpu_name() {
   std::ifstream in("/proc/cpuinfo");
@@ -33,160 +86,170 @@ std::string cpu_name() {
   return "unknown";
 }
 
-int64_t peak_rss_bytes() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return (int64_t)u.ru_maxrss * 1024;
-}
-
-std::vector<int64_t> parse_int_list(const std::string& csv, const char* what) {
-  std::vector<int64_t> out;
-  for (int32_t v : parse_token_list(csv)) {
-    if (v <= 0) fail(what, ": values must be positive");
-    out.push_back(v);
+bench::BenchSetup describe(const Model& model, const std::string& path) {
+  bench::BenchSetup s;
+  s.model_filename = path;
+  std::set<std::string> types;
+  for (const auto& t : model.file().tensors()) {
+    s.model_size += (int64_t)t.n_bytes;
+    int64_t n = 1;
+    for (int64_t e : t.ne) n *= e;
+    s.model_n_params += n;
+    if (t.ne.size() == 2) types.insert(std::string(ggml_type_name(t.type)));
   }
-  return out;
+  s.model_type = model.config().arch;
+  for (const auto& t : types) s.model_type += " " + t;
+  s.cpu = cpu_name();
+  s.kernel_set = kernels::active_kernels().name;
+  s.decode_weight_bytes = bench::decode_weight_bytes(model);
+  s.kv_entries_per_token = model.config().n_layers * model.config().n_heads_kv;
+  return s;
 }
-
-std::vector<double> parse_ratio_list(const std::string& csv) {
-  std::vector<double> out;
-  std::stringstream ss(csv);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      fail("--ratios: '", item, "' is not a number");
-    }
-  }
-  return out;
-}
-
-// Mean and sample standard deviation.
-std::pair<double, double> mean_sd(const std::vector<double>& v) {
-  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / (double)v.size();
-  double ss = 0;
-  for (double x : v) ss += (x - mean) * (x - mean);
-  return {mean, v.size() > 1 ? std::sqrt(ss / (double)(v.size() - 1)) : 0.0};
-}
-
-// Weight bytes one decoded token streams: every matrix once, the output matrix included (it is
-// token_embd when tied), token_embd's own single row excepted.
-int64_t decode_weight_bytes(const Model& model) {
-  int64_t bytes = 0;
-  for (const auto& t : model.file().tensors())
-    if (t.name != "token_embd.weight") bytes += (int64_t)t.n_bytes;
-  const auto& out = model.weights().output;
-  return bytes + (out.data == model.weights().token_embd.data ? out.n_rows * out.row_bytes : 0);
-}
-
-struct Timing {
-  double prefill_s = 0, decode_s = 0;
-  int64_t kv_bytes = 0;
-};
 
 }  // namespace
 
 void add_bench_command(CLI::App& app, Action& action) {
   struct Args {
-    std::string model, press = "none", lengths = "512", ratios = "0";
-    int64_t decode_tokens = 32;
-    int threads = default_threads();
-    int repetitions = 1;
-    int64_t spin_us = ThreadPool::kDefaultSpin.count();
+    std::string model, prompts = "512", gens = "128", depths = "0", threads = std::to_string(default_threads());
+    std::string kv = "f16", kv_k, kv_v, output = "md", press = "none", ratios = "0", lengths, out;
+    int repetitions = 0;
+    int64_t decode_tokens = 32, spin_us = ThreadPool::kDefaultSpin.count();
+    std::string synthetic_from;
+    bool synthetic = false;
     uint64_t seed = 1;
-    KvTypeArgs kv;
   };
   auto args = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("bench", "Measure prefill/decode tokens per second and KV bytes (JSON lines)");
-  cmd->add_option("--model", args->model, "GGUF model file")->required();
-  cmd->add_option("--context-lengths", args->lengths, "comma-separated context lengths in tokens");
-  cmd->add_option("--press", args->press, "press specification");
-  cmd->add_option("--ratios", args->ratios, "comma-separated compression ratios");
-  cmd->add_option("--decode-tokens", args->decode_tokens, "tokens decoded after the context")->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
-  cmd->add_option("--repetitions", args->repetitions, "runs per configuration (mean and standard deviation reported)")
+  auto* cmd = app.add_subcommand("bench", "Measure speed and memory: llama-bench's tests, or the figure of decode "
+                                          "speed and peak memory vs context length (--context-lengths)");
+  cmd->add_option("-m,--model", args->model, "GGUF model file")->required();
+  cmd->add_option("-p,--n-prompt", args->prompts, "prompt lengths of the pp tests (0 = none)")->capture_default_str();
+  cmd->add_option("-n,--n-gen", args->gens, "tokens decoded by the tg tests (0 = none)")->capture_default_str();
+  cmd->add_option("-d,--n-depth", args->depths, "context tokens before each test (compressed by --press)")
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", args->threads, "thread counts")->capture_default_str();
+  cmd->add_option("-r,--repetitions", args->repetitions, "runs per test (default 5; 1 with --context-lengths)")
       ->check(CLI::Range(1, 1000));
+  cmd->add_option("--kv-type", args->kv, "KV cache types of keys and values (list): " + kv_type_choices())
+      ->capture_default_str();
+  cmd->add_option("--kv-type-k", args->kv_k, "key types (list, as llama-bench's -ctk; default --kv-type)");
+  cmd->add_option("--kv-type-v", args->kv_v, "value types (list, as llama-bench's -ctv; default --kv-type)");
+  cmd->add_option("-o,--output", args->output, "md, json, jsonl or csv")->capture_default_str();
+  cmd->add_option("--press", args->press, "press compressing the context (see `kvpress presses`)")
+      ->capture_default_str();
+  cmd->add_option("--compression-ratio,--ratios", args->ratios, "compression ratios (list)")->capture_default_str();
+  cmd->add_option("--context-lengths", args->lengths,
+                  "figure mode: context lengths (list, e.g. 1k,4k,16k,32k), each prefilled then decoded");
+  cmd->add_option("--decode-tokens", args->decode_tokens, "figure mode: tokens decoded after each context")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_flag("--synthetic-cache", args->synthetic,
+                "figure mode: fill each context's cache with random entries instead of prefilling (decode only)");
+  cmd->add_option("--synthetic-from", args->synthetic_from, "figure mode: synthetic cache from this length on (e.g. 64k)");
+  cmd->add_option("--out", args->out, "figure mode: folder for bench.json, bench.md, memory.svg, decode.svg");
   cmd->add_option("--spin-us", args->spin_us, "microseconds idle workers poll before sleeping (0 on busy machines)")
-      ->check(CLI::Range(0, 1000000));
-  cmd->add_option("--seed", args->seed, "seed of the random context tokens");
-  add_kv_type_options(cmd, args->kv);
+      ->check(CLI::Range(0, 1000000))->capture_default_str();
+  cmd->add_option("--seed", args->seed, "seed of the random tokens")->capture_default_str();
   cmd->callback([&action, args] {
     action = [args] {
-      const KvTypes kv_types = args->kv.resolve();
-      const auto lengths = parse_int_list(args->lengths, "--context-lengths");
-      const auto ratios = parse_ratio_list(args->ratios);
-      for (double r : ratios) make_press(args->press, r);  // validate every ratio up front
-      auto model = Model::load(args->model);
-      ThreadPool pool(args->threads, std::chrono::microseconds(args->spin_us));
-      const auto& c = model->config();
-      std::string types;
-      for (const auto& t : model->file().tensors())
-        if (t.ne.size() == 2 && types.find(ggml_type_name(t.type)) == std::string::npos)
-          types += (types.empty() ? "" : "+") + std::string(ggml_type_name(t.type));
-      const int64_t weight_bytes = decode_weight_bytes(*model);
-      {
-        // Warm-up: one token through every layer pages the mapped weights in before anything is timed.
-        KvCache cache = model->make_cache(kv_types);
-        const int32_t tok[1] = {0}, p[1] = {0};
-        model->forward(tok, p, cache, pool);
+      // Everything is validated before the model loads.
+      const bool figure = !args->lengths.empty();
+      if (!figure && (args->synthetic || !args->synthetic_from.empty() || !args->out.empty()))
+        fail("--synthetic-cache, --synthetic-from and --out belong to the figure mode: add --context-lengths");
+      const auto prompts = parse_lengths(args->prompts, "-p", true);
+      const auto gens = parse_lengths(args->gens, "-n", true);
+      const auto depths = parse_lengths(args->depths, "-d", true);
+      std::vector<int> threads;
+      for (int64_t t : parse_lengths(args->threads, "-t", false)) {
+        if (t > 256) fail("-t: at most 256 threads");
+        threads.push_back((int)t);
       }
-      std::mt19937_64 rng(args->seed);
-      for (int64_t n_ctx : lengths) {
-        std::vector<int32_t> ids((size_t)n_ctx);
-        for (auto& id : ids) id = (int32_t)(rng() % (uint64_t)c.n_vocab);
-        std::vector<int32_t> positions(ids.size());
-        std::iota(positions.begin(), positions.end(), 0);
+      const auto lengths = figure ? parse_lengths(args->lengths, "--context-lengths", false) : std::vector<int64_t>{};
+      const int64_t synthetic_from = args->synthetic ? 0
+                                     : args->synthetic_from.empty()
+                                         ? INT64_MAX
+                                         : parse_lengths(args->synthetic_from, "--synthetic-from", false).front();
+      const auto ratios = parse_ratios(args->ratios);
+      for (double r : ratios) make_press(args->press, r);  // validates the spec and every ratio
+      const auto all = parse_kv_types(args->kv);
+      const auto keys = args->kv_k.empty() ? all : parse_kv_types(args->kv_k);
+      const auto values = args->kv_v.empty() ? all : parse_kv_types(args->kv_v);
+      std::vector<KvTypes> kv_pairs;
+      if (args->kv_k.empty() && args->kv_v.empty()) {
+        for (KvType t : all) kv_pairs.push_back({t, t});
+      } else {
+        for (KvType k : keys)
+          for (KvType v : values) kv_pairs.push_back({k, v});
+      }
+      if (args->output != "md" && args->output != "json" && args->output != "jsonl" && args->output != "csv")
+        fail("-o: unknown output format '", args->output, "' (choose md, json, jsonl or csv)");
+      const int reps = args->repetitions > 0 ? args->repetitions : figure ? 1 : 5;
+
+      auto model = Model::load(args->model);
+      for (const KvTypes& t : kv_pairs) kv_entry_bytes(t, model->config().head_dim);  // blocks fit head_dim
+
+      std::vector<bench::RowSpec> specs;
+      for (const KvTypes& kv : kv_pairs)
         for (double ratio : ratios) {
-          auto run_once = [&] {
-            auto press = make_press(args->press, ratio);
-            KvCache cache = model->make_cache(kv_types);
-            LayerObserver observer = [&](const LayerPrefill& layer) { press->compress(layer); };
-            ForwardOptions fwd;
-            if (press) fwd.observer = &observer;
-            using Clock = std::chrono::steady_clock;
-            Timing timing;
-            const auto t0 = Clock::now();
-            auto logits = model->forward(ids, positions, cache, pool, fwd);
-            timing.prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();
-            timing.kv_bytes = cache.bytes();
-            const auto t1 = Clock::now();
-            int32_t pos = (int32_t)n_ctx;
-            for (int64_t i = 0; i < args->decode_tokens; ++i) {
-              const int32_t tok[1] = {argmax(logits)}, p[1] = {pos++};
-              logits = model->forward(tok, p, cache, pool);
+          bench::RowSpec s;
+          s.kv_types = kv;
+          s.press = args->press;
+          s.ratio = ratio;
+          s.repetitions = reps;
+          s.seed = args->seed;
+          if (figure) {
+            for (int64_t n : lengths) {
+              s.n_depth = n, s.n_gen = args->decode_tokens, s.synthetic = n >= synthetic_from;
+              specs.push_back(s);
             }
-            timing.decode_s = std::chrono::duration<double>(Clock::now() - t1).count();
-            return timing;
-          };
-          std::vector<double> prefill_tps, decode_tps;
-          int64_t kv_bytes = 0;
-          for (int rep = 0; rep < args->repetitions; ++rep) {
-            const Timing t = run_once();
-            prefill_tps.push_back((double)n_ctx / t.prefill_s);
-            decode_tps.push_back((double)args->decode_tokens / t.decode_s);
-            kv_bytes = t.kv_bytes;
+            continue;
           }
-          const auto [prefill_mean, prefill_sd] = mean_sd(prefill_tps);
-          const auto [decode_mean, decode_sd] = mean_sd(decode_tps);
-          nlohmann::json j = {
-              {"model", args->model}, {"arch", c.arch}, {"weight_types", types}, {"cpu", cpu_name()},
-              {"threads", args->threads}, {"press", args->press}, {"compression_ratio", ratio},
-              {"context_tokens", n_ctx}, {"repetitions", args->repetitions},
-              {"prefill_tokens_per_s", prefill_mean}, {"prefill_tokens_per_s_sd", prefill_sd},
-              {"decode_tokens", args->decode_tokens}, {"decode_tokens_per_s", decode_mean},
-              {"decode_tokens_per_s_sd", decode_sd},
-              // Weight streaming rate of decoding (KV reads not counted): compare with memory bandwidth.
-              {"decode_weight_gb_per_s", (double)weight_bytes * decode_mean / 1e9},
-              {"kv_type_k", kv_type_name(kv_types.k)}, {"kv_type_v", kv_type_name(kv_types.v)},
-              {"kv_bytes_full", n_ctx * c.kv_bytes_per_token(kv_types)}, {"kv_bytes", kv_bytes},
-              {"peak_rss_bytes", peak_rss_bytes()},
-          };
-          std::printf("%s\n", j.dump().c_str());
+          for (int64_t d : depths) {
+            s.n_depth = d;
+            for (int64_t p : prompts)
+              if (p > 0) s.n_prompt = p, s.n_gen = 0, specs.push_back(s);
+            for (int64_t n : gens)
+              if (n > 0) s.n_prompt = 0, s.n_gen = n, specs.push_back(s);
+          }
+        }
+      if (specs.empty()) fail("nothing to measure: every -p and -n is 0");
+
+      std::vector<bench::BenchRow> rows;
+      bench::BenchSetup setup;
+      bool header_done = false;
+      for (int n_threads : threads) {
+        ThreadPool pool(n_threads, std::chrono::microseconds(args->spin_us));
+        setup = describe(*model, args->model);
+        {
+          // Warm-up: one token through every layer pages the mapped weights in before anything is timed.
+          KvCache cache = model->make_cache();
+          const int32_t tok[1] = {0}, p[1] = {0};
+          model->forward(tok, p, cache, pool);
+        }
+        const double read_bandwidth = measure_read_bandwidth(pool);
+        for (size_t i = 0; i < specs.size(); ++i) {
+          std::fprintf(stderr, "kvpress bench: [%zu/%zu] %d threads, KV %s/%s, %s %.3g, %s%s\n", i + 1, specs.size(),
+                       n_threads, std::string(kv_type_name(specs[i].kv_types.k)).c_str(),
+                       std::string(kv_type_name(specs[i].kv_types.v)).c_str(), specs[i].press.c_str(), specs[i].ratio,
+                       bench::test_name(specs[i]).c_str(), specs[i].synthetic ? " (synthetic cache)" : "");
+          rows.push_back({specs[i], bench::run_row(*model, pool, specs[i]), n_threads, read_bandwidth});
+          if (figure || args->output == "json") continue;
+          // Rows print as they finish (the md and csv headers once).
+          std::string text = bench::format_rows({rows.back()}, setup, args->output);
+          const int header_lines = !header_done ? 0 : args->output == "md" ? 2 : args->output == "csv" ? 1 : 0;
+          for (int h = 0; h < header_lines; ++h) text.erase(0, text.find('\n') + 1);
+          header_done = true;
+          std::fputs(text.c_str(), stdout);
           std::fflush(stdout);
         }
+      }
+      if (figure) {
+        std::fputs(bench::figure_markdown(rows, setup).c_str(), stdout);
+        if (!args->out.empty()) {
+          bench::write_figure(args->out, rows, setup);
+          std::fprintf(stderr, "kvpress bench: wrote bench.json, bench.md, memory.svg, decode.svg to %s\n",
+                       args->out.c_str());
+        }
+      } else if (args->output == "json") {
+        std::fputs(bench::format_rows(rows, setup, "json").c_str(), stdout);
       }
       return 0;
     };

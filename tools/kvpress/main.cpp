@@ -2,7 +2,10 @@
 #include <malloc.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 
@@ -25,8 +28,13 @@ int main(int argc, char** argv) {
   kvpress::cli::add_ruler_gen_command(app, action);
   kvpress::cli::add_demo_command(app, action);
   kvpress::cli::add_make_model_command(app, action);
+  // llama-bench spells the KV types -ctk / -ctv; CLI11 takes one-letter short options only.
+  std::vector<std::string> words(argv + 1, argv + argc);
+  if (!words.empty() && words[0] == "bench")
+    for (auto& w : words) w = w == "-ctk" ? "--kv-type-k" : w == "-ctv" ? "--kv-type-v" : w;
+  std::reverse(words.begin(), words.end());  // CLI11 takes the arguments last-first
   try {
-    app.parse(argc, argv);
+    app.parse(words);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -46,4 +46,9 @@ void gemm_f32(const float* a, int64_t lda, int64_t m, const float* bt, int64_t l
   }
 }
 
+void dot_rows_f32(const float* q, int64_t m, const float* k, int64_t n, int64_t d, float* out, int64_t ldo) {
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t j = 0; j < n; ++j) out[r * ldo + j] = dot_f32(q + r * d, k + j * d, d);
+}
+
 }  // namespace kvpress::kernels::ref

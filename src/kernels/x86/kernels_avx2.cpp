@@ -54,6 +54,18 @@ struct V256 {
     const I wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
   }
+  // p[0..P) repeated across the lanes (P = 1, 2, 4, 8).
+  template <int P>
+  static F broadcast_group(const float* p) {
+    if constexpr (P == 1) return _mm256_set1_ps(*p);
+    if constexpr (P == 2) {
+      double v;
+      __builtin_memcpy(&v, p, 8);
+      return _mm256_castpd_ps(_mm256_set1_pd(v));
+    }
+    if constexpr (P == 4) return _mm256_broadcast_ps(reinterpret_cast<const __m128*>(p));
+    if constexpr (P == 8) return _mm256_loadu_ps(p);
+  }
 };
 
 }  // namespace
@@ -65,7 +77,7 @@ namespace kvpress::kernels {
 
 const KernelSet* avx2_kernel_set() {
   static const KernelSet set = {"avx2", simd::dequantize_row<V256>, simd::dot_row<V256>, simd::dot_f32<V256>,
-                                simd::axpy_f32<V256>, simd::gemm_f32<V256>};
+                                simd::axpy_f32<V256>, simd::gemm_f32<V256>, simd::dot_rows_f32<V256>};
   return &set;
 }
 

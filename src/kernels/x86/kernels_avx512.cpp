@@ -78,6 +78,19 @@ struct V512 {
     const I wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
   }
+  // p[0..P) repeated across the lanes (P = 1, 2, 4, 8, 16).
+  template <int P>
+  static F broadcast_group(const float* p) {
+    if constexpr (P == 1) return _mm512_set1_ps(*p);
+    if constexpr (P == 2) {
+      double v;
+      __builtin_memcpy(&v, p, 8);
+      return _mm512_castpd_ps(_mm512_set1_pd(v));
+    }
+    if constexpr (P == 4) return _mm512_broadcast_f32x4(_mm_loadu_ps(p));
+    if constexpr (P == 8) return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(reinterpret_cast<const double*>(p))));
+    if constexpr (P == 16) return _mm512_loadu_ps(p);
+  }
 };
 
 }  // namespace
@@ -89,7 +102,7 @@ namespace kvpress::kernels {
 
 const KernelSet* avx512_kernel_set() {
   static const KernelSet set = {"avx512", simd::dequantize_row<V512>, simd::dot_row<V512>, simd::dot_f32<V512>,
-                                simd::axpy_f32<V512>, simd::gemm_f32<V512>};
+                                simd::axpy_f32<V512>, simd::gemm_f32<V512>, simd::dot_rows_f32<V512>};
   return &set;
 }
 

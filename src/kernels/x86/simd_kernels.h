@@ -237,4 +237,71 @@ void gemm_f32(const float* a, int64_t lda, int64_t m, const float* bt, int64_t l
   }
 }
 
+// dot_rows_f32 with P dimensions per query in each vector: lane l holds query l / P, dimension
+// i + l % P, so m <= kLanes / P queries fill the lanes and one FMA per key advances P dimensions.
+// The P partial sums of a query are added at the end. Eight keys are in flight: two FMA pipes times
+// four cycles of FMA latency.
+template <class V, int P>
+void dot_rows_packed(const float* q, int64_t m, const float* k, int64_t n, int64_t d, float* out, int64_t ldo) {
+  constexpr int L = V::kLanes;
+  constexpr int kKeys = 8;
+  using F = typename V::F;
+  const int64_t n_steps = d / P;
+  alignas(64) float packed[256 * L / P];  // [n_steps, L]; callers keep d <= 256
+  for (int64_t s = 0; s < n_steps; ++s)
+    for (int l = 0; l < L; ++l) packed[s * L + l] = l / P < m ? q[(l / P) * d + s * P + l % P] : 0.0f;
+  alignas(64) float lanes[kKeys][L];
+  auto finish = [&](int64_t j, const float* acc) {
+    for (int64_t r = 0; r < m; ++r) {
+      float sum = 0.0f;
+      for (int t = 0; t < P; ++t) sum += acc[r * P + t];
+      out[r * ldo + j] = sum;
+    }
+  };
+  int64_t j = 0;
+  for (; j + kKeys <= n; j += kKeys) {
+    F acc[kKeys];
+    for (auto& a : acc) a = V::zero();
+    for (int64_t s = 0; s < n_steps; ++s) {
+      const F qv = V::load(packed + s * L);
+      for (int u = 0; u < kKeys; ++u) acc[u] = V::fmadd(V::template broadcast_group<P>(k + (j + u) * d + s * P), qv, acc[u]);
+    }
+    for (int u = 0; u < kKeys; ++u) {
+      V::store(lanes[u], acc[u]);
+      finish(j + u, lanes[u]);
+    }
+  }
+  for (; j < n; ++j) {
+    F acc = V::zero();
+    for (int64_t s = 0; s < n_steps; ++s)
+      acc = V::fmadd(V::template broadcast_group<P>(k + j * d + s * P), V::load(packed + s * L), acc);
+    V::store(lanes[0], acc);
+    finish(j, lanes[0]);
+  }
+}
+
+template <class V>
+void dot_rows_f32(const float* q, int64_t m, const float* k, int64_t n, int64_t d, float* out, int64_t ldo) {
+  constexpr int L = V::kLanes;
+  // Dimensions per query and vector: as many as the lanes the queries leave (a power of two
+  // dividing d); rows beyond one vector, or heads wider than 256, take one dot product per pair.
+  int p = 1;
+  while (p < L && m * p * 2 <= L && d % (p * 2) == 0) p *= 2;
+  if (m > L || d > 256) {
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) out[r * ldo + j] = dot_f32<V>(q + r * d, k + j * d, d);
+    return;
+  }
+  switch (p) {
+    case 1: return dot_rows_packed<V, 1>(q, m, k, n, d, out, ldo);
+    case 2: return dot_rows_packed<V, 2>(q, m, k, n, d, out, ldo);
+    case 4: return dot_rows_packed<V, 4>(q, m, k, n, d, out, ldo);
+    default: break;
+  }
+  if constexpr (L >= 8)
+    if (p == 8) return dot_rows_packed<V, 8>(q, m, k, n, d, out, ldo);
+  if constexpr (L >= 16)
+    if (p == 16) return dot_rows_packed<V, 16>(q, m, k, n, d, out, ldo);
+}
+
 }  // namespace kvpress::kernels::simd

@@ -97,6 +97,7 @@ std::string line_plot_svg(const std::vector<PlotSeries>& series, const LinePlotO
       y_hi = std::max(y_hi, y);
     }
   x_hi = std::ceil(x_hi * 10 - 1e-9) / 10;  // whole tenths, like kvpress's ratio axis
+  if (!options.x_ticks.empty()) x_lo = options.x_ticks.front().first, x_hi = options.x_ticks.back().first;
   if (!std::isfinite(y_lo)) y_lo = 0, y_hi = 1;
   y_lo = options.y_min.value_or(std::min(0.0, y_lo));
   y_hi = options.y_max.value_or(std::max(y_hi, y_lo + 1e-9));
@@ -104,7 +105,11 @@ std::string line_plot_svg(const std::vector<PlotSeries>& series, const LinePlotO
   const double y_step = nice_step(y_lo, y_hi, 5);
   if (!options.y_max) y_hi = std::ceil(y_hi / y_step - 1e-9) * y_step;
   if (!options.y_min) y_lo = std::floor(y_lo / y_step + 1e-9) * y_step;
-  const double x_step = nice_step(x_lo, x_hi, 8);
+  std::vector<std::pair<double, std::string>> x_ticks = options.x_ticks;
+  if (x_ticks.empty()) {
+    const double x_step = nice_step(x_lo, x_hi, 8);
+    for (double x = x_lo; x <= x_hi + x_step * 1e-6; x += x_step) x_ticks.push_back({x, tick_label(x)});
+  }
   auto px = [&](double x) { return left + (x - x_lo) / (x_hi - x_lo) * pw; };
   auto py = [&](double y) { return top + ph - (std::clamp(y, y_lo, y_hi) - y_lo) / (y_hi - y_lo) * ph; };
 
@@ -115,15 +120,14 @@ std::string line_plot_svg(const std::vector<PlotSeries>& series, const LinePlotO
   for (double y = y_lo; y <= y_hi + y_step * 1e-6; y += y_step)
     svg += "<line x1=\"" + num(left) + "\" y1=\"" + num(py(y)) + "\" x2=\"" + num(left + pw) + "\" y2=\"" + num(py(y)) +
            "\"/>\n";
-  for (double x = x_lo; x <= x_hi + x_step * 1e-6; x += x_step)
+  for (const auto& [x, label] : x_ticks)
     svg += "<line x1=\"" + num(px(x)) + "\" y1=\"" + num(top) + "\" x2=\"" + num(px(x)) + "\" y2=\"" + num(top + ph) +
            "\"/>\n";
   svg += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(pw) + "\" height=\"" + num(ph) +
          "\" fill=\"none\" stroke=\"#333333\"/>\n</g>\n";
   for (double y = y_lo; y <= y_hi + y_step * 1e-6; y += y_step)
     svg += text(left - 6, py(y) + 4, tick_label(y), "text-anchor=\"end\"");
-  for (double x = x_lo; x <= x_hi + x_step * 1e-6; x += x_step)
-    svg += text(px(x), top + ph + 18, tick_label(x), "text-anchor=\"middle\"");
+  for (const auto& [x, label] : x_ticks) svg += text(px(x), top + ph + 18, label, "text-anchor=\"middle\"");
   svg += text(left + pw / 2, height - 16, options.x_label, "text-anchor=\"middle\"");
   svg += text(18, top + ph / 2, options.y_label,
               "text-anchor=\"middle\" transform=\"rotate(-90 18 " + num(top + ph / 2) + ")\"");

@@ -23,6 +23,8 @@ struct LinePlotOptions {
   std::string x_label = "compression ratio";
   std::string y_label = "score";
   std::optional<double> y_min, y_max;  // default: from the data (0 included)
+  // Explicit x ticks (value, label), ascending; they also set the x range. Default: nice steps from 0.
+  std::vector<std::pair<double, std::string>> x_ticks;
 };
 
 // Each series is one <g class="series" data-series="NAME"> holding a <polyline> (or a dashed <line> for a
