@@ -241,6 +241,7 @@ TEST(CliBench, FigureModeWritesTableJsonAndPlots) {
   const auto rows = nlohmann::json::parse(std::ifstream(out / "bench.json"));
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_FALSE(rows[0]["synthetic_cache"].get<bool>());
+  EXPECT_EQ(rows[0]["samples_ts"].size(), 3u);  // three decode runs on one prefill by default
   EXPECT_TRUE(rows[1]["synthetic_cache"].get<bool>());
   EXPECT_EQ(rows[1]["n_depth"], 128);
   // The synthetic ratio-0.5 cache holds exactly the entries a press would keep.

@@ -127,7 +127,8 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("-d,--n-depth", args->depths, "context tokens before each test (compressed by --press)")
       ->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "thread counts")->capture_default_str();
-  cmd->add_option("-r,--repetitions", args->repetitions, "runs per test (default 5; 1 with --context-lengths)")
+  cmd->add_option("-r,--repetitions", args->repetitions,
+                  "runs per test (default 5); with --context-lengths, decode runs on one prefill (default 3)")
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--kv-type", args->kv, "KV cache types of keys and values (list): " + kv_type_choices())
       ->capture_default_str();
@@ -181,7 +182,7 @@ void add_bench_command(CLI::App& app, Action& action) {
       }
       if (args->output != "md" && args->output != "json" && args->output != "jsonl" && args->output != "csv")
         fail("-o: unknown output format '", args->output, "' (choose md, json, jsonl or csv)");
-      const int reps = args->repetitions > 0 ? args->repetitions : figure ? 1 : 5;
+      const int reps = args->repetitions > 0 ? args->repetitions : figure ? 3 : 5;
 
       auto model = Model::load(args->model);
       for (const KvTypes& t : kv_pairs) kv_entry_bytes(t, model->config().head_dim);  // blocks fit head_dim
@@ -197,7 +198,7 @@ void add_bench_command(CLI::App& app, Action& action) {
           s.seed = args->seed;
           if (figure) {
             for (int64_t n : lengths) {
-              s.n_depth = n, s.n_gen = args->decode_tokens, s.synthetic = n >= synthetic_from;
+              s.n_depth = n, s.n_gen = args->decode_tokens, s.synthetic = n >= synthetic_from, s.one_context = true;
               specs.push_back(s);
             }
             continue;

@@ -85,11 +85,13 @@ RowResult run_row(const Model& model, ThreadPool& pool, const RowSpec& spec) {
   const auto depth_ids = random_ids(spec.n_depth), prompt_ids = random_ids(spec.n_prompt);
   const int32_t first_token = random_ids(1)[0];
   result.peak_rss_of_row = reset_peak_rss();
-  for (int rep = 0; rep < spec.repetitions; ++rep) {
+  const int n_contexts = spec.one_context ? 1 : spec.repetitions;
+  const int tests_per_context = spec.one_context ? spec.repetitions : 1;
+  for (int rep = 0; rep < n_contexts; ++rep) {
     KvCache cache = model.make_cache(spec.kv_types);
     auto press = make_press(spec.press, spec.ratio);
     double press_s = 0;
-    std::vector<float> logits;
+    std::vector<float> context_logits;
     const auto t_context = Clock::now();
     if (spec.synthetic) {
       if (spec.n_depth > 0) fill_synthetic(cache, spec.n_depth, press ? spec.ratio : 0.0, spec.seed + rep);
@@ -103,25 +105,30 @@ RowResult run_row(const Model& model, ThreadPool& pool, const RowSpec& spec) {
       };
       ForwardOptions fwd;
       if (press) fwd.observer = &observer;
-      logits = model.forward(depth_ids, positions, cache, pool, fwd);
+      context_logits = model.forward(depth_ids, positions, cache, pool, fwd);
     }
-    result.context_s += seconds_since(t_context) / spec.repetitions;
-    result.press_ms += press_s * 1000.0 / spec.repetitions;
+    result.context_s += seconds_since(t_context) / n_contexts;
+    result.press_ms += press_s * 1000.0 / n_contexts;
     result.kv_bytes = cache.bytes();
+    const auto snapshot = cache.lengths();
 
-    int32_t pos = (int32_t)spec.n_depth;
-    const auto t_test = Clock::now();
-    if (spec.n_prompt > 0) {
-      std::vector<int32_t> positions(prompt_ids.size());
-      std::iota(positions.begin(), positions.end(), pos);
-      model.forward(prompt_ids, positions, cache, pool);
+    for (int test = 0; test < tests_per_context; ++test) {
+      cache.truncate(snapshot);
+      std::vector<float> logits = context_logits;
+      int32_t pos = (int32_t)spec.n_depth;
+      const auto t_test = Clock::now();
+      if (spec.n_prompt > 0) {
+        std::vector<int32_t> positions(prompt_ids.size());
+        std::iota(positions.begin(), positions.end(), pos);
+        model.forward(prompt_ids, positions, cache, pool);
+      }
+      for (int64_t i = 0; i < spec.n_gen; ++i) {
+        const int32_t tok[1] = {logits.empty() ? first_token : argmax(logits)}, p[1] = {pos++};
+        logits = model.forward(tok, p, cache, pool);
+      }
+      result.samples_ns.push_back(seconds_since(t_test) * 1e9);
+      result.kv_bytes_end = cache.bytes();
     }
-    for (int64_t i = 0; i < spec.n_gen; ++i) {
-      const int32_t tok[1] = {logits.empty() ? first_token : argmax(logits)}, p[1] = {pos++};
-      logits = model.forward(tok, p, cache, pool);
-    }
-    result.samples_ns.push_back(seconds_since(t_test) * 1e9);
-    result.kv_bytes_end = cache.bytes();
   }
   result.peak_rss_bytes = peak_rss_bytes();
   return result;

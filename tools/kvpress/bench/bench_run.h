@@ -24,6 +24,8 @@ struct RowSpec {
   bool synthetic = false;  // the context's cache is filled with random entries (int((1 - r) * n_depth) per
                            // head, spread over positions 0..n_depth-1) instead of prefilled
   int repetitions = 5;
+  bool one_context = false;  // prefill the context once and repeat only the test on it (the cache is
+                             // truncated back between repetitions); else every repetition starts afresh
   uint64_t seed = 1;
 };
 
