@@ -7,7 +7,7 @@
 namespace kvpress::testing {
 
 inline std::vector<float> decoded(const KvRows& rows) {
-  std::vector<float> out((size_t)(rows.n_rows * rows.head_dim));
+  std::vector<float> out((size_t)(rows.n_rows * rows.head_dim()));
   rows.read(0, rows.n_rows, out.data());
   return out;
 }

@@ -11,11 +11,11 @@ namespace kvpress {
 
 void KvRows::read(int64_t begin, int64_t n, float* out) const {
   KV_CHECK(begin >= 0 && n >= 0 && begin + n <= n_rows);
-  if (n > 0) kernels::dequantize_row(type, row(begin), out, n * head_dim);  // rows are one contiguous run
+  if (n > 0) kernels::dequantize_row(type, row(begin), out, n * n_cols);  // rows are one contiguous run
 }
 
 const float* KvRows::row_f32(int64_t j, float* scratch) const {
-  if (const float* f = f32()) return f + j * head_dim;
+  if (const float* f = f32()) return f + j * n_cols;
   read(j, 1, scratch);
   return scratch;
 }
@@ -30,12 +30,12 @@ KvCache::KvCache(int64_t n_layers, int64_t n_heads_kv, int64_t head_dim, KvTypes
 
 KvRows KvCache::keys(int64_t layer, int64_t head) const {
   const auto& s = store(layer, head);
-  return {key_type_, s.keys.data(), (int64_t)s.positions.size(), head_dim_, key_row_bytes_};
+  return {{key_type_, s.keys.data(), (int64_t)s.positions.size(), head_dim_, key_row_bytes_}};
 }
 
 KvRows KvCache::values(int64_t layer, int64_t head) const {
   const auto& s = store(layer, head);
-  return {value_type_, s.values.data(), (int64_t)s.positions.size(), head_dim_, value_row_bytes_};
+  return {{value_type_, s.values.data(), (int64_t)s.positions.size(), head_dim_, value_row_bytes_}};
 }
 
 void KvCache::reserve(int64_t layer, int64_t n_more) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/ggml_type.h"
+#include "kernels/kernels.h"
 #include "kvpress/kv_type.h"
 
 namespace kvpress {
@@ -18,16 +19,10 @@ GgmlType ggml_type_of(KvType type);
 // Bytes of one stored row of head_dim elements; throws Error when head_dim does not fit the blocks.
 int64_t kv_row_bytes(KvType type, int64_t head_dim);
 
-// The stored rows of one (layer, KV head), keys or values: n_rows rows of head_dim elements each,
-// encoded in `type`, row_bytes apart and contiguous (rows [a, b) form one encoded run).
-struct KvRows {
-  GgmlType type = GgmlType::F32;
-  const uint8_t* data = nullptr;
-  int64_t n_rows = 0;
-  int64_t head_dim = 0;
-  int64_t row_bytes = 0;
-
-  const uint8_t* row(int64_t j) const { return data + j * row_bytes; }
+// The stored rows of one (layer, KV head), keys or values: a matrix of n_rows rows of n_cols = head_dim
+// elements, encoded in `type`, row_bytes apart and contiguous (rows [a, b) form one encoded run).
+struct KvRows : kernels::MatrixView {
+  int64_t head_dim() const { return n_cols; }
   // out [n, head_dim] = rows [begin, begin + n) decoded to f32.
   void read(int64_t begin, int64_t n, float* out) const;
   // Decoded row j as f32 without a copy when the storage is f32, else decoded into scratch [head_dim].

@@ -253,7 +253,7 @@ int64_t softmax_row(const float* q, int32_t q_pos, const KvRows& keys, const int
       probs[j] = kNegInf;
       continue;
     }
-    const float s = ks.dot_row(keys.type, keys.row(j), q, keys.head_dim) * scale;
+    const float s = ks.dot_row(keys.type, keys.row(j), q, keys.head_dim()) * scale;
     probs[j] = s;
     max_score = std::max(max_score, s);
   }
