@@ -14,6 +14,8 @@ void axpy_f32(float a, const float* x, float* y, int64_t n);
 void gemm_f32(const float* a, int64_t lda, int64_t m, const float* bt, int64_t ldb, int64_t n_tok, float* c,
               int64_t ldc, int64_t k, bool accumulate);
 void dot_rows_f32(const float* q, int64_t m, const float* k, int64_t n, int64_t d, float* out, int64_t ldo);
+void attend_rows(const float* q, int64_t m, const MatrixView& keys, const MatrixView& values, int64_t begin,
+                 int64_t n, float* acc, int64_t ld_acc, float* row_max, float* row_sum);
 }  // namespace ref
 
 // The SIMD sets; nullptr when not compiled in (non-x86 builds). Callers check CPU support.

@@ -46,6 +46,15 @@ struct KernelSet {
   // SIMD variants pack several dimensions of the m <= lanes queries into one vector, so that a GQA
   // group of 4-8 heads fills the lanes; any m and d are accepted.
   void (*dot_rows_f32)(const float* q, int64_t m, const float* k, int64_t n, int64_t d, float* out, int64_t ldo);
+  // Decode attention, fused: folds key/value rows [begin, begin + n) (every one visible) into the
+  // online softmax of m query rows q [m, keys.n_cols], already scaled by 1/sqrt(head_dim):
+  //   row_max[r] = max(row_max[r], s_rj),  s_rj = q_r . k_j
+  //   row_sum[r] = row_sum[r] * c_r + sum_j exp(s_rj - row_max[r])
+  //   acc[r * ld_acc + i] = acc[...] * c_r + sum_j exp(s_rj - row_max[r]) * v_j[i]
+  // with c_r = exp(old max - new max) (0 while the old max is -inf: start with -inf, 0, 0).
+  // Keys and values are read in their stored type and decoded a few rows at a time in L1.
+  void (*attend_rows)(const float* q, int64_t m, const MatrixView& keys, const MatrixView& values, int64_t begin,
+                      int64_t n, float* acc, int64_t ld_acc, float* row_max, float* row_sum);
 };
 inline constexpr int64_t kGemmTokenPad = 16;
 

@@ -166,6 +166,12 @@ class TiledAttention {
     // Few query rows (decoding, a GQA group of one token): scores by dot_rows_f32 instead of a gemm
     // over transposed keys, which pays off only when ~100 query rows share each transposition.
     const bool few_rows = m <= kFewRows;
+    // Decoding (every key visible to every row): one fused kernel call over the whole key range.
+    if (few_rows && item.key_end > item.key_begin &&
+        *std::max_element(pos + item.key_begin, pos + item.key_end) <= q_min) {
+      ks_.attend_rows(q, m, keys, values, item.key_begin, item.key_end - item.key_begin, acc, d_pad_, row_max, row_sum);
+      return m;
+    }
     // Decoding computes little per key: longer blocks spread the per-block work over more keys.
     const int64_t block = few_rows ? kDecodeKeyBlock : kKeyBlock;
     float* scores = sized(sc.scores, m * block);

@@ -26,6 +26,16 @@ struct V256 {
   static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
   static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static constexpr int kRegs = 16;
+  static F max(F a, F b) { return _mm256_max_ps(a, b); }
+  static I as_i(F a) { return _mm256_castps_si256(a); }
+  static F as_f(I a) { return _mm256_castsi256_ps(a); }
+  // y where x >= t, else 0.
+  static F zero_below(F x, float t, F y) { return _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(t), _CMP_GE_OQ), y); }
+  // Lane l takes lane l ^ w (w = 1, 2, 4).
+  static F xor_lanes(F v, int w) {
+    return w == 1 ? _mm256_permute_ps(v, 0xB1) : w == 2 ? _mm256_permute_ps(v, 0x4E) : _mm256_permute2f128_ps(v, v, 1);
+  }
   static float hsum(F v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -71,13 +81,13 @@ struct V256 {
 }  // namespace
 }  // namespace kvpress::kernels
 
-#include "kernels/x86/simd_kernels.h"
+#include "kernels/x86/simd_attend.h"
 
 namespace kvpress::kernels {
 
 const KernelSet* avx2_kernel_set() {
   static const KernelSet set = {"avx2", simd::dequantize_row<V256>, simd::dot_row<V256>, simd::dot_f32<V256>,
-                                simd::axpy_f32<V256>, simd::gemm_f32<V256>, simd::dot_rows_f32<V256>};
+                                simd::axpy_f32<V256>, simd::gemm_f32<V256>, simd::dot_rows_f32<V256>, simd::attend_rows<V256>};
   return &set;
 }
 

@@ -32,6 +32,19 @@ struct V512 {
   static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static constexpr int kRegs = 32;
+  static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  static I as_i(F a) { return _mm512_castps_si512(a); }
+  static F as_f(I a) { return _mm512_castsi512_ps(a); }
+  // y where x >= t, else 0.
+  static F zero_below(F x, float t, F y) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(t), _CMP_GE_OQ), y); }
+  // Lane l takes lane l ^ w (w = 1, 2, 4, 8): within 128-bit blocks, then whole blocks swapped.
+  static F xor_lanes(F v, int w) {
+    return w == 1 ? _mm512_permute_ps(v, 0xB1)
+           : w == 2 ? _mm512_permute_ps(v, 0x4E)
+           : w == 4 ? _mm512_shuffle_f32x4(v, v, 0xB1)
+                    : _mm512_shuffle_f32x4(v, v, 0x4E);
+  }
   static float hsum(F v) {
     // Shuffles instead of _mm512_reduce_add_ps, which trips GCC 12's -Wmaybe-uninitialized.
     F s = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));  // add the 256-bit halves
@@ -96,13 +109,13 @@ struct V512 {
 }  // namespace
 }  // namespace kvpress::kernels
 
-#include "kernels/x86/simd_kernels.h"
+#include "kernels/x86/simd_attend.h"
 
 namespace kvpress::kernels {
 
 const KernelSet* avx512_kernel_set() {
   static const KernelSet set = {"avx512", simd::dequantize_row<V512>, simd::dot_row<V512>, simd::dot_f32<V512>,
-                                simd::axpy_f32<V512>, simd::gemm_f32<V512>, simd::dot_rows_f32<V512>};
+                                simd::axpy_f32<V512>, simd::gemm_f32<V512>, simd::dot_rows_f32<V512>, simd::attend_rows<V512>};
   return &set;
 }
 

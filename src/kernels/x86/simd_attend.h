@@ -1,0 +1,179 @@
+// attend_rows for the SIMD sets: decode attention of a GQA group (m <= kLanes query rows) over a run
+// of cached keys, in blocks of a few keys decoded into L1. Per block:
+//  A. scores: lane l holds row l / P and dimensions i + l % P (as dot_rows_packed), one FMA per key
+//     advances P dimensions of every row; the P partial sums are folded in-register, so the block's
+//     scores land as one vector per key, every row in its own lane group;
+//  B. online softmax lane-wise on those vectors (max, exp, sum of all rows at once);
+//  C. values: the rows' accumulators held in registers across the block (M rows x CW vectors).
+// Same inclusion rules as x86/simd_kernels.h (per-ISA files only, V in an anonymous namespace).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/kernel_sets.h"
+#include "kernels/kernels.h"
+#include "kernels/x86/simd_kernels.h"
+
+namespace kvpress::kernels::simd {
+
+// exp(x) for x <= 0, 0 below -87 (so exp(-inf) = 0): 2^n * exp(r), n = round(x / ln 2), r by a
+// Cody-Waite split of ln 2, exp(r) by its degree-7 Taylor polynomial; relative error ~2e-7.
+template <class V>
+inline typename V::F exp_nonpositive(typename V::F x) {
+  using F = typename V::F;
+  const F xc = V::max(x, V::set1(-87.0f));
+  const F t = V::add(V::mul(xc, V::set1(1.44269504088896341f)), V::set1(12582912.0f));  // 1.5 * 2^23 + n
+  const F n = V::sub(t, V::set1(12582912.0f));
+  const F r = V::sub(V::sub(xc, V::mul(n, V::set1(0.693359375f))), V::mul(n, V::set1(-2.12194440e-4f)));
+  F p = V::set1(1.0f / 5040.0f);
+  for (float c : {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f})
+    p = V::fmadd(p, r, V::set1(c));
+  // t's low mantissa bits hold n + 2^22 (n in [-126, 0]): 2^n's exponent field is n + 127.
+  const F two_n = V::as_f(V::sll(V::add_i(V::as_i(t), 127 - 0x4B400000), 23));
+  return V::zero_below(x, -87.0f, V::mul(p, two_n));
+}
+
+// A. S[j * L ...] = scores of keys kb[j] (j < bk) against the packed queries, folded per row group.
+template <class V, int P>
+inline void attend_scores(const float* packed, int64_t n_steps, const float* kb, int64_t d, int64_t bk, float* S) {
+  constexpr int L = V::kLanes, kKeys = 8;
+  using F = typename V::F;
+  const auto fold = [](F v) {
+    for (int w = 1; w < P; w *= 2) v = V::add(v, V::xor_lanes(v, w));
+    return v;
+  };
+  int64_t j = 0;
+  for (; j + kKeys <= bk; j += kKeys) {
+    F acc[kKeys];
+    for (auto& a : acc) a = V::zero();
+    for (int64_t s = 0; s < n_steps; ++s) {
+      const F qv = V::load(packed + s * L);
+      for (int u = 0; u < kKeys; ++u)
+        acc[u] = V::fmadd(V::template broadcast_group<P>(kb + (j + u) * d + s * P), qv, acc[u]);
+    }
+    for (int u = 0; u < kKeys; ++u) V::store(S + (j + u) * L, fold(acc[u]));
+  }
+  for (; j < bk; ++j) {
+    F acc = V::zero();
+    for (int64_t s = 0; s < n_steps; ++s)
+      acc = V::fmadd(V::template broadcast_group<P>(kb + j * d + s * P), V::load(packed + s * L), acc);
+    V::store(S + j * L, fold(acc));
+  }
+}
+
+// B. Lane-wise online softmax of one block: S becomes exp(S - new max); corr = exp(old - new max).
+template <class V>
+inline void attend_softmax(float* S, int64_t bk, float* lane_max, float* lane_sum, float* corr) {
+  using F = typename V::F;
+  constexpr int L = V::kLanes;
+  F mx = V::load(lane_max);
+  for (int64_t j = 0; j < bk; ++j) mx = V::max(mx, V::load(S + j * L));
+  F sum = V::zero();
+  for (int64_t j = 0; j < bk; ++j) {
+    const F e = exp_nonpositive<V>(V::sub(V::load(S + j * L), mx));
+    V::store(S + j * L, e);
+    sum = V::add(sum, e);
+  }
+  const F c = exp_nonpositive<V>(V::sub(V::load(lane_max), mx));  // -inf - finite: 0
+  V::store(corr, c);
+  V::store(lane_sum, V::add(V::mul(V::load(lane_sum), c), sum));
+  V::store(lane_max, mx);
+}
+
+// C. acc rows r < M: acc = acc * corr + sum_j S[j][r * P] * vb[j], CW vectors of dimensions at a time.
+template <class V, int M, int CW>
+inline void attend_values(const float* S, int P, const float* corr, const float* vb, int64_t d, int64_t bk,
+                          float* acc, int64_t ld_acc) {
+  using F = typename V::F;
+  constexpr int L = V::kLanes;
+  int64_t c = 0;
+  const auto run = [&]<int W>() {
+    F a[M][W];
+    for (int r = 0; r < M; ++r)
+      for (int w = 0; w < W; ++w) a[r][w] = V::mul(V::load(acc + r * ld_acc + c + w * L), V::set1(corr[r * P]));
+    for (int64_t j = 0; j < bk; ++j) {
+      F v[W];
+      for (int w = 0; w < W; ++w) v[w] = V::load(vb + j * d + c + w * L);
+      for (int r = 0; r < M; ++r) {
+        const F p = V::set1(S[j * L + r * P]);
+        for (int w = 0; w < W; ++w) a[r][w] = V::fmadd(p, v[w], a[r][w]);
+      }
+    }
+    for (int r = 0; r < M; ++r)
+      for (int w = 0; w < W; ++w) V::store(acc + r * ld_acc + c + w * L, a[r][w]);
+  };
+  for (; c + CW * L <= d; c += CW * L) run.template operator()<CW>();
+  for (; c < d; c += L) run.template operator()<1>();
+}
+
+template <class V, int P, int M>
+void attend_rows_fixed(const float* q, const MatrixView& keys, const MatrixView& values, int64_t begin, int64_t n,
+                       float* acc, int64_t ld_acc, float* row_max, float* row_sum) {
+  constexpr int L = V::kLanes;
+  // Accumulators of M rows x CW vectors, the CW value vectors and a broadcast fit the registers.
+  constexpr int CW = M * 4 + 5 <= V::kRegs ? 4 : M * 2 + 3 <= V::kRegs ? 2 : 1;
+  constexpr int64_t kBlockFloats = 2048;  // decoded keys (and values) per block: 8 KB each
+  const int64_t d = keys.n_cols, n_steps = d / P;
+  const int64_t block = std::max<int64_t>(8, kBlockFloats / d);
+  alignas(64) float packed[256 * L / P];  // [n_steps, L]; d <= 256
+  for (int64_t s = 0; s < n_steps; ++s)
+    for (int l = 0; l < L; ++l) packed[s * L + l] = l / P < M ? q[(l / P) * d + s * P + l % P] : 0.0f;
+  alignas(64) float lane_max[L], lane_sum[L], corr[L];
+  for (int l = 0; l < L; ++l) {
+    lane_max[l] = l / P < M ? row_max[l / P] : 0.0f;  // unused lanes: zero scores against a zero max
+    lane_sum[l] = l / P < M ? row_sum[l / P] : 0.0f;
+  }
+  alignas(64) float kbuf[kBlockFloats], vbuf[kBlockFloats], S[256 * L];  // block <= 256 keys
+  for (int64_t k0 = begin; k0 < begin + n; k0 += block) {
+    const int64_t bk = std::min(block, begin + n - k0);
+    const auto decoded = [&](const MatrixView& rows, float* buf) -> const float* {
+      if (rows.type == GgmlType::F32) return reinterpret_cast<const float*>(rows.row(k0));
+      dequantize_row<V>(rows.type, rows.row(k0), buf, bk * d);  // rows [k0, k0 + bk) are one encoded run
+      return buf;
+    };
+    const float* kb = decoded(keys, kbuf);
+    const float* vb = decoded(values, vbuf);
+    attend_scores<V, P>(packed, n_steps, kb, d, bk, S);
+    attend_softmax<V>(S, bk, lane_max, lane_sum, corr);
+    attend_values<V, M, CW>(S, P, corr, vb, d, bk, acc, ld_acc);
+  }
+  for (int r = 0; r < M; ++r) {
+    row_max[r] = lane_max[r * P];
+    row_sum[r] = lane_sum[r * P];
+  }
+}
+
+// Dispatches m to attend_rows_fixed<P, m>: M runs down from L / P over the counts that pick P.
+template <class V, int P, int M = V::kLanes / P>
+void attend_rows_for_m(int64_t m, const float* q, const MatrixView& keys, const MatrixView& values, int64_t begin,
+                       int64_t n, float* acc, int64_t ld_acc, float* row_max, float* row_sum) {
+  if (m == M) return attend_rows_fixed<V, P, M>(q, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+  if constexpr (M - 1 > V::kLanes / (2 * P))
+    attend_rows_for_m<V, P, M - 1>(m, q, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+}
+
+template <class V>
+void attend_rows(const float* q, int64_t m, const MatrixView& keys, const MatrixView& values, int64_t begin,
+                 int64_t n, float* acc, int64_t ld_acc, float* row_max, float* row_sum) {
+  constexpr int L = V::kLanes;
+  const int64_t d = keys.n_cols;
+  // Lane packing as dot_rows_f32; shapes it does not cover take the reference.
+  if (m < 1 || m > L || d > 256 || d % L != 0 || n <= 0)
+    return ref::attend_rows(q, m, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+  int p = 1;
+  while (p < L && m * p * 2 <= L && d % (p * 2) == 0) p *= 2;
+  // Each P serves the row counts that choose it: m in (L / 2P, L / P].
+  switch (p) {
+    case 1: return attend_rows_for_m<V, 1, L>(m, q, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+    case 2: return attend_rows_for_m<V, 2, L / 2>(m, q, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+    case 4: return attend_rows_for_m<V, 4, L / 4>(m, q, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+    default: break;
+  }
+  if constexpr (L >= 8)
+    if (p == 8) return attend_rows_for_m<V, 8, L / 8>(m, q, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+  if constexpr (L >= 16)
+    if (p == 16) return attend_rows_for_m<V, 16, 1>(m, q, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+}
+
+}  // namespace kvpress::kernels::simd
