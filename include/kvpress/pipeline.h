@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kvpress/kv_type.h"
+#include "kvpress/progress.h"
 
 namespace kvpress {
 
@@ -20,6 +21,7 @@ struct AnswerOptions {
   bool query_aware = false;                    // the press sees the question (appended to the context)
   bool use_chat_template = true;               // when the model has one
   KvTypes kv_types;                            // storage of the cache's keys and values (default f16)
+  PrefillProgressFn on_prefill_progress;       // optional, after every layer of each context prefill
 };
 
 // Times in milliseconds; bytes exact from the cache.
@@ -37,11 +39,12 @@ struct AnswerResult {
   std::vector<std::string> answers;               // one per question, text after the answer prefix
   std::vector<std::vector<int32_t>> answer_ids;   // generated ids per question
   AnswerStats stats;
-  std::vector<std::string> warnings;
+  std::vector<std::string> warnings;  // truncation, a context longer than the model's context_length
 };
 
 // `press` may be null (no compression). Questions never reach the press unless options.query_aware.
 // With query_aware, each question gets its own compressed context (as kvpress's evaluation does).
+// Throws Error when the model computes non-finite logits, naming the first bad tensor or layer.
 AnswerResult answer(const Model& model, const std::string& context, const std::vector<std::string>& questions,
                     Press* press, const AnswerOptions& options, ThreadPool& pool);
 

@@ -132,6 +132,8 @@ std::vector<TaskRecord> parse_jsonl_records(std::string_view text, std::string_v
 }
 
 std::vector<TaskRecord> load_jsonl_records(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail("dataset file ", path.string(), " is a directory, expected a JSONL file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open dataset file ", path.string());
   std::ostringstream buf;

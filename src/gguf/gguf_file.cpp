@@ -288,44 +288,51 @@ void GgufFile::parse_all() {
   // Tensor directory.
   tensors_.reserve(reserve_count(n_tensors));
   for (uint64_t k = 0; k < n_tensors; ++k) {
-    c.set_context("tensor info #" + std::to_string(k));
-    TensorInfo t;
-    t.name = c.read_string("tensor name");
-    if (t.name.empty()) fail_here("tensor info #" + std::to_string(k) + " has an empty name");
-    c.set_context("tensor " + shown(t.name));
-    const std::string& q = c.context();
-    const uint32_t n_dims = c.read<uint32_t>("dimension count");
-    if (n_dims == 0 || n_dims > kMaxDims)
-      fail_here(q + " has n_dims = " + std::to_string(n_dims) + ", expected 1 to 4");
-    t.ne.resize(n_dims);
-    int64_t n_elements = 1;
-    for (uint32_t d = 0; d < n_dims; ++d) {
-      t.ne[d] = c.read<int64_t>("dimension");
-      if (t.ne[d] <= 0)
-        fail_here(q + " has dimension ne[" + std::to_string(d) + "] = " + std::to_string(t.ne[d]) +
-                  ", expected a positive size");
-      if (__builtin_mul_overflow(n_elements, t.ne[d], &n_elements))
-        fail_here(q + " element count overflows (dimensions are absurdly large)");
+    try {
+      c.set_context("tensor info #" + std::to_string(k));
+      TensorInfo t;
+      t.name = c.read_string("tensor name");
+      if (t.name.empty()) fail_here("tensor info #" + std::to_string(k) + " has an empty name");
+      c.set_context("tensor " + shown(t.name));
+      const std::string& q = c.context();
+      const uint32_t n_dims = c.read<uint32_t>("dimension count");
+      if (n_dims == 0 || n_dims > kMaxDims)
+        fail_here(q + " has n_dims = " + std::to_string(n_dims) + ", expected 1 to 4");
+      t.ne.resize(n_dims);
+      int64_t n_elements = 1;
+      for (uint32_t d = 0; d < n_dims; ++d) {
+        t.ne[d] = c.read<int64_t>("dimension");
+        if (t.ne[d] <= 0)
+          fail_here(q + " has dimension ne[" + std::to_string(d) + "] = " + std::to_string(t.ne[d]) +
+                    ", expected a positive size");
+        if (__builtin_mul_overflow(n_elements, t.ne[d], &n_elements))
+          fail_here(q + " element count overflows (dimensions are absurdly large)");
+      }
+      t.n_elements = n_elements;
+      const uint32_t type_id = c.read<uint32_t>("type");
+      const auto traits = ggml_type_traits(type_id);
+      if (!traits) fail_here(q + " has unknown or unsupported tensor type id " + std::to_string(type_id));
+      t.type = traits->type;
+      if (t.ne[0] % traits->block_size != 0)
+        fail_here(q + " has ne[0] = " + std::to_string(t.ne[0]) + ", not a multiple of the block size " +
+                  std::to_string(traits->block_size) + " of " + traits->name);
+      int64_t n_bytes = 0;
+      if (__builtin_mul_overflow(t.ne[0] / traits->block_size, traits->block_bytes, &n_bytes) ||
+          __builtin_mul_overflow(n_bytes, t.rows(), &n_bytes))
+        fail_here(q + " byte size overflows (dimensions are absurdly large)");
+      t.n_bytes = static_cast<uint64_t>(n_bytes);
+      t.offset = c.read<uint64_t>("data offset");
+      if (t.offset % alignment_ != 0)
+        fail_here(q + " data offset " + std::to_string(t.offset) + " is not aligned to " + std::to_string(alignment_) +
+                  " bytes");
+      if (!tensor_index_.emplace(t.name, tensors_.size()).second) fail_here("duplicate tensor name " + shown(t.name));
+      tensors_.push_back(std::move(t));
+    } catch (const Error& e) {
+      // A tensor count larger than the directory makes the reader run into padding or tensor data.
+      if (k == 0) throw;
+      throw Error(std::string(e.what()) + " (the header declares " + std::to_string(n_tensors) +
+                  " tensors; the tensor count and the file size of " + std::to_string(size_) + " bytes disagree)");
     }
-    t.n_elements = n_elements;
-    const uint32_t type_id = c.read<uint32_t>("type");
-    const auto traits = ggml_type_traits(type_id);
-    if (!traits) fail_here(q + " has unknown or unsupported tensor type id " + std::to_string(type_id));
-    t.type = traits->type;
-    if (t.ne[0] % traits->block_size != 0)
-      fail_here(q + " has ne[0] = " + std::to_string(t.ne[0]) + ", not a multiple of the block size " +
-                std::to_string(traits->block_size) + " of " + traits->name);
-    int64_t n_bytes = 0;
-    if (__builtin_mul_overflow(t.ne[0] / traits->block_size, traits->block_bytes, &n_bytes) ||
-        __builtin_mul_overflow(n_bytes, t.rows(), &n_bytes))
-      fail_here(q + " byte size overflows (dimensions are absurdly large)");
-    t.n_bytes = static_cast<uint64_t>(n_bytes);
-    t.offset = c.read<uint64_t>("data offset");
-    if (t.offset % alignment_ != 0)
-      fail_here(q + " data offset " + std::to_string(t.offset) + " is not aligned to " + std::to_string(alignment_) +
-                " bytes");
-    if (!tensor_index_.emplace(t.name, tensors_.size()).second) fail_here("duplicate tensor name " + shown(t.name));
-    tensors_.push_back(std::move(t));
   }
 
   // Data section: starts at the next alignment boundary after the directory. Files without

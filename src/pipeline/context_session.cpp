@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "model/model.h"
+#include "pipeline/finite_check.h"
 #include "press/press.h"
 
 namespace kvpress {
@@ -29,25 +30,26 @@ void log_softmax(float* row, int64_t n) {
 ContextSession::ContextSession(const Model& model, ThreadPool& pool, const KvTypes& kv_types)
     : model_(model), pool_(pool), cache_(model.make_cache(kv_types)) {}
 
-void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press) {
+void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress) {
   if (n_context_ != 0) fail("ContextSession::prefill called twice");
   if (context_ids.empty()) fail("the context is empty");
   n_context_ = (int64_t)context_ids.size();
   std::vector<int32_t> positions(context_ids.size());
   std::iota(positions.begin(), positions.end(), 0);
   double compress_ms = 0;
+  const auto t0 = Clock::now();
   LayerObserver observer = [&](const LayerPrefill& layer) {
-    const auto t0 = Clock::now();
-    press->compress(layer);
-    compress_ms += ms_since(t0);
+    if (press) {
+      const auto t_press = Clock::now();
+      press->compress(layer);
+      compress_ms += ms_since(t_press);
+    }
+    if (on_progress) on_progress({n_context_, layer.layer + 1, model_.config().n_layers, ms_since(t0)});
   };
   ForwardOptions fwd;
   fwd.logits = LogitsMode::None;
-  if (press) {
-    press->reset();
-    fwd.observer = &observer;
-  }
-  const auto t0 = Clock::now();
+  if (press) press->reset();
+  if (press || on_progress) fwd.observer = &observer;
   model_.forward(context_ids, positions, cache_, pool_, fwd);
   prefill_ms_ = ms_since(t0) - compress_ms;
   compression_ms_ = compress_ms;
@@ -75,6 +77,7 @@ std::vector<float> ContextSession::forced_log_probs(std::span<const int32_t> que
   ForwardOptions fwd;
   fwd.logits = LogitsMode::All;
   const auto logits = model_.forward(input, positions, cache_, pool_, fwd);
+  check_finite_logits(model_, cache_, logits);
   cache_.truncate(snapshot_);
   const int64_t first = (int64_t)question_ids.size() - 1;
   std::vector<float> out(logits.begin() + first * V, logits.begin() + (first + (int64_t)forced.size()) * V);

@@ -20,8 +20,8 @@ class ContextSession {
   ContextSession(const Model& model, ThreadPool& pool, const KvTypes& kv_types = {});
 
   // Runs the context (positions 0..n-1) through the model with `press` (may be null) compressing
-  // every layer. Must be called once, first.
-  void prefill(std::span<const int32_t> context_ids, Press* press);
+  // every layer. Must be called once, first. `on_progress` (optional) is told after every layer.
+  void prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress = {});
 
   // Feeds the question at the question start position and generates; the cache is then truncated
   // back to its state after prefill.

@@ -1,11 +1,13 @@
 // Generation loop over the model's forward pass.
 #include "pipeline/generator.h"
 
+#include <chrono>
 #include <numeric>
 
 #include "cache/kv_cache.h"
 #include "core/error.h"
 #include "model/model.h"
+#include "pipeline/finite_check.h"
 #include "tokenizer/tokenizer.h"
 
 namespace kvpress {
@@ -19,7 +21,15 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
   Sampler sampler(options.sampling);
   std::vector<int32_t> positions(prompt.size());
   std::iota(positions.begin(), positions.end(), start_pos);
-  std::vector<float> logits = model.forward(prompt, positions, cache, pool);
+  const auto t0 = std::chrono::steady_clock::now();
+  LayerObserver report = [&](const LayerPrefill& layer) {
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    options.on_prefill_progress({layer.n_tokens, layer.layer + 1, model.config().n_layers, ms});
+  };
+  ForwardOptions fwd;
+  if (options.on_prefill_progress) fwd.observer = &report;
+  std::vector<float> logits = model.forward(prompt, positions, cache, pool, fwd);
+  check_finite_logits(model, cache, logits);
   int32_t pos = start_pos + (int32_t)prompt.size();
   const auto& tok = model.tokenizer();
   for (int64_t i = 0; i < options.max_new_tokens; ++i) {
@@ -35,6 +45,7 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
     const int32_t token[1] = {next};
     const int32_t token_pos[1] = {pos++};
     logits = model.forward(token, token_pos, cache, pool);
+    check_finite_logits(model, cache, logits);
   }
   return result;
 }

@@ -5,6 +5,7 @@
 #include <span>
 #include <vector>
 
+#include "kvpress/progress.h"
 #include "pipeline/sampler.h"
 
 namespace kvpress {
@@ -19,6 +20,7 @@ struct GenerateOptions {
   bool stop_at_end_of_generation = true;  // stop on the tokenizer's EOS/EOT tokens (not included in output)
   bool check_first_token = true;          // kvpress's pipeline never stops on the first token [quirk, spec §3]
   std::function<void(int32_t)> on_token;  // called for each generated token (streaming)
+  PrefillProgressFn on_prefill_progress;  // optional, after every layer of the prompt's forward pass
 };
 
 struct GenerateResult {
@@ -28,6 +30,7 @@ struct GenerateResult {
 
 // Feeds `prompt` at positions start_pos.. then generates. The last generated token is not fed back,
 // so the cache ends holding the prompt and all generated tokens but the last (as kvpress does).
+// Every step's logits are checked: non-finite ones throw Error naming the first bad tensor or layer.
 GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, std::span<const int32_t> prompt,
                         int32_t start_pos, const GenerateOptions& options);
 

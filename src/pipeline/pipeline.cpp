@@ -36,9 +36,14 @@ AnswerResult answer(const Model& model, const std::string& context, const std::v
       ids.resize((size_t)*options.max_context_length);
     }
     if (ids.empty()) fail("the context is empty after tokenization");
+    const int64_t n_ctx = model.config().n_ctx_train;
+    if (n_ctx > 0 && (int64_t)ids.size() > n_ctx)
+      result.warnings.push_back("the context has " + std::to_string(ids.size()) + " tokens, more than the model's " +
+                                "context_length of " + std::to_string(n_ctx) + ": answers may be unreliable " +
+                                "(max_context_length truncates it)");
 
     ContextSession session(model, pool, options.kv_types);
-    session.prefill(ids, press);
+    session.prefill(ids, press, options.on_prefill_progress);
     auto& s = result.stats;
     s.prefill_ms += session.prefill_ms();
     s.compression_ms += session.compression_ms();

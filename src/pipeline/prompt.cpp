@@ -8,11 +8,26 @@
 
 namespace kvpress {
 
-PromptParts split_prompt(const Model& model, const std::string& context, bool use_chat_template) {
+namespace {
+
+std::string bos_text(const Model& model) {
   const auto& v = model.tokenizer().vocab();
-  const std::string bos = v.bos_id >= 0 ? v.tokens[v.bos_id] : "";
+  return v.bos_id >= 0 ? v.tokens[v.bos_id] : "";
+}
+
+ChatTemplate template_of(const Model& model, bool use_chat_template) {
+  const auto& v = model.tokenizer().vocab();
   const std::string eos = v.eos_id >= 0 ? v.tokens[v.eos_id] : "";
-  const auto tmpl = ChatTemplate::detect(use_chat_template ? v.chat_template : "", bos, eos);
+  return ChatTemplate::detect(use_chat_template ? v.chat_template : "", bos_text(model), eos);
+}
+
+}  // namespace
+
+bool has_chat_template(const Model& model) { return template_of(model, true).kind() != ChatTemplate::Kind::None; }
+
+PromptParts split_prompt(const Model& model, const std::string& context, bool use_chat_template) {
+  const std::string bos = bos_text(model);
+  const auto tmpl = template_of(model, use_chat_template);
   if (tmpl.kind() == ChatTemplate::Kind::None) return {bos + context, "\n"};
   const std::string sep(context.size() + 10, '#');
   const std::string rendered = tmpl.apply({{"user", context + sep}}, true);

@@ -13,6 +13,9 @@ struct PromptParts {
   std::string suffix;   // end of the user turn + assistant header (or "\n" without a template)
 };
 
+// Whether the model's chat template is one kvpress can apply (otherwise prompts are plain text).
+bool has_chat_template(const Model& model);
+
 // Renders one user message "context + sep" and splits on sep, so a question lands inside the user turn
 // right after the context.
 PromptParts split_prompt(const Model& model, const std::string& context, bool use_chat_template);

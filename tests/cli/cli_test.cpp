@@ -1,6 +1,4 @@
 // The kvpress CLI contract: JSON shapes of logits/answer/inspect, tokenize output, one-line errors.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,35 +8,21 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_run.h"
 #include "test_paths.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
+using kvpress::testing::CliRun;
+using kvpress::testing::count_lines;
 
-CliRun run(const std::string& args) {
-  const fs::path dir = fs::temp_directory_path() / ("kvpress_cli_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string cmd = std::string(KVPRESS_BIN) + " " + args + " >" + (dir / "out").string() + " 2>" +
-                          (dir / "err").string() + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out"), slurp(dir / "err")};
-}
+CliRun run(const std::string& args) { return kvpress::testing::run_cli(args); }
 
 std::string ref_model(const std::string& name) {
   return (kvpress::testing::shared_dir() / "reference" / name).string();
 }
-
-size_t count_lines(const std::string& s) { return (size_t)std::count(s.begin(), s.end(), '\n'); }
 
 TEST(Cli, LogitsPrintsOneJsonObjectWithTheContractKeys) {
   KVPRESS_REQUIRE_SHARED("reference/llama-gqa.gguf");

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -12,6 +13,9 @@
 namespace kvpress::cli {
 
 std::string read_file(const std::string& path) {
+  // An ifstream opens a directory and reads it as empty text.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(path, ": is a directory, expected a text file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, ": cannot open file");
   std::ostringstream ss;
@@ -50,6 +54,27 @@ void add_kv_type_options(CLI::App* cmd, KvTypeArgs& args) {
       ->capture_default_str();
   cmd->add_option("--kv-type-k", args.k, "storage type of the keys (overrides --kv-type), as llama.cpp's -ctk");
   cmd->add_option("--kv-type-v", args.v, "storage type of the values (overrides --kv-type), as llama.cpp's -ctv");
+}
+
+CLI::Validator at_least(int64_t min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        int64_t v = 0;
+        const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (r.ec == std::errc::result_out_of_range && !text.starts_with("-")) return "";
+        if (r.ec != std::errc() || r.ptr != text.data() + text.size())
+          return "'" + text + "' is not a whole number";
+        if (v < min) return "'" + text + "' is below " + std::to_string(min) + " (expected a whole number >= " +
+                            std::to_string(min) + ")";
+        return "";
+      },
+      "");  // --help shows "INT=default"; the bound is in the message
+}
+
+void add_data_dir_option(CLI::App* cmd, std::string& dir) {
+  cmd->add_option("--data-dir", dir,
+                  "folder holding paul_graham_essays/ (default: share/kvpress/data next to the binary, "
+                  "$KVPRESS_DATA_DIR, or the source tree's data/)");
 }
 
 int default_threads() { return std::min(8, hardware_threads()); }

@@ -17,7 +17,14 @@ struct KvTypeArgs {
 };
 void add_kv_type_options(CLI::App* cmd, KvTypeArgs& args);
 
-std::string read_file(const std::string& path);               // throws Error naming the file
+// Check of a whole-number option: a value below `min` fails with a short message naming the bound
+// (CLI11's NonNegativeNumber prints the type's whole range). Values past int64 are left to CLI11.
+CLI::Validator at_least(int64_t min);
+
+// --data-dir: the folder holding paul_graham_essays/ (empty = the shipped data, see install_paths.h).
+void add_data_dir_option(CLI::App* cmd, std::string& dir);
+
+std::string read_file(const std::string& path);               // throws Error naming the file (or a directory)
 std::vector<int32_t> parse_token_list(const std::string& csv);  // "1,2,3" -> ids; throws on junk
 int default_threads();                                          // hardware threads, at most 8
 

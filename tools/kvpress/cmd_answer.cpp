@@ -5,8 +5,11 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "core/error.h"
+#include "eval/eval_config.h"
 #include "kvpress/pipeline.h"
 #include "model/model.h"
+#include "prefill_meter.h"
 #include "press/press_registry.h"
 #include "runtime/thread_pool.h"
 
@@ -21,30 +24,44 @@ void add_answer_command(CLI::App& app, Action& action) {
     bool query_aware = false, json = false, no_chat_template = false;
     int threads = default_threads();
     KvTypeArgs kv;
+    ProgressArgs progress;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("answer", "Compress a context once, then answer questions on the compressed cache");
   cmd->add_option("--model", args->model, "GGUF model file")->required();
   cmd->add_option("--context-file", args->context_file, "text file with the context")->required();
-  cmd->add_option("--question", args->questions, "a question (repeat for several)");
+  cmd->add_option("--question", args->questions, "a question (repeat for several; none = continue the context)");
   cmd->add_option("--answer-prefix", args->answer_prefix, "text the answer starts with (inside the assistant turn)");
-  cmd->add_option("--press", args->press, "press specification (see `kvpress presses`)");
-  cmd->add_option("--compression-ratio", args->ratio, "fraction of KV pairs removed, in [0, 1)");
-  cmd->add_option("--max-new-tokens", args->max_new_tokens, "most tokens per answer")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--press", args->press, "press specification (see `kvpress presses`); needs --compression-ratio")
+      ->capture_default_str();
+  auto* ratio = cmd->add_option("--compression-ratio", args->ratio,
+                                "fraction of KV pairs removed, in [0, 1); needs --press")->capture_default_str();
+  cmd->add_option("--max-new-tokens", args->max_new_tokens, "most tokens per answer")
+      ->check(at_least(0))->capture_default_str();
   cmd->add_option("--max-context-length", args->max_context_length, "truncate the context to N tokens (0 = no limit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0))->capture_default_str();
   cmd->add_flag("--query-aware", args->query_aware, "let the press see the question (appended to the context)");
   cmd->add_flag("--no-chat-template", args->no_chat_template, "do not use the model's chat template");
   cmd->add_flag("--json", args->json, "print a JSON object with answers, sizes and timings");
-  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   add_kv_type_options(cmd, args->kv);
-  cmd->callback([&action, args] {
-    action = [args] {
+  add_progress_options(cmd, args->progress);
+  cmd->callback([&action, args, ratio] {
+    action = [args, ratio] {
       auto press = make_press(args->press, args->ratio);  // validate before loading the model
+      // A ratio without a press, or a press without a ratio, would silently compress nothing.
+      if (!press && args->ratio > 0)
+        fail("--compression-ratio ", eval::ratio_key(args->ratio), " does nothing without --press (e.g. --press knorm "
+             "--compression-ratio ", eval::ratio_key(args->ratio), ")");
+      if (press && ratio->count() == 0)
+        fail("--press ", args->press, " needs --compression-ratio (the fraction of KV pairs to remove, e.g. 0.5)");
       const KvTypes kv_types = args->kv.resolve();
       const std::string context = read_file(args->context_file);
       auto model = Model::load(args->model);
+      if (args->questions.empty())
+        std::fprintf(stderr, "kvpress: note: no --question given, so the answer continues the context\n");
       ThreadPool pool(args->threads);
+      PrefillMeter meter = stderr_meter(args->progress.mode());
       AnswerOptions opts;
       opts.answer_prefix = args->answer_prefix;
       opts.max_new_tokens = args->max_new_tokens;
@@ -52,6 +69,7 @@ void add_answer_command(CLI::App& app, Action& action) {
       opts.query_aware = args->query_aware;
       opts.use_chat_template = !args->no_chat_template;
       opts.kv_types = kv_types;
+      opts.on_prefill_progress = meter.callback();
       const auto result = answer(*model, context, args->questions, press.get(), opts, pool);
       for (const auto& w : result.warnings) std::fprintf(stderr, "kvpress: warning: %s\n", w.c_str());
       if (!args->json) {

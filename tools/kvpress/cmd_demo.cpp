@@ -13,6 +13,7 @@
 #include "eval/metrics.h"
 #include "eval/text_utils.h"
 #include "eval_runner.h"
+#include "install_paths.h"
 #include "kvpress/pipeline.h"
 #include "model/model.h"
 #include "press/press.h"
@@ -73,11 +74,9 @@ std::string one_line(std::string s) {
 
 }  // namespace
 
-static std::filesystem::path default_model_path() { return std::filesystem::path(KVPRESS_MODELS_DIR) / "kvpress-needle-2m.gguf"; }
-
 void add_demo_command(CLI::App& app, Action& action) {
   struct Args {
-    std::string model = default_model_path().string(), tasks = "niah_single_1,niah_single_2,niah_single_3,niah_multivalue";
+    std::string model, tasks = "niah_single_1,niah_single_2,niah_single_3,niah_multivalue";
     std::string length = "1k", presses = "knorm,snapkv,streaming_llm,expected_attention", data_dir;
     std::size_t samples = 3;
     double ratio = 0.5;
@@ -87,15 +86,19 @@ void add_demo_command(CLI::App& app, Action& action) {
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("demo", "Answer fresh RULER-style samples with no press and with several presses; print one table");
-  cmd->add_option("--model", args->model, "GGUF model (default: the shipped needle model)");
-  cmd->add_option("--tasks", args->tasks, "comma-separated RULER tasks");
-  cmd->add_option("--length", args->length, "target length in tokens (e.g. 1k, 2048)");
-  cmd->add_option("--samples", args->samples, "samples per task (default 3)")->check(CLI::Range(1, 10000));
-  cmd->add_option("--presses", args->presses, "comma-separated press specifications (see `kvpress presses`)");
-  cmd->add_option("--compression-ratio", args->ratio, "fraction of KV pairs each press removes (default 0.5)");
-  cmd->add_option("--seed", args->seed, "sample seed (default 2026; the model trained on other seeds and the train split)");
-  cmd->add_option("--data-dir", args->data_dir, "folder holding paul_graham_essays/ (default: the source tree's data/)");
-  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--model", args->model,
+                  "GGUF model (default: the shipped kvpress-needle-2m.gguf from share/kvpress/models next to the "
+                  "binary, $KVPRESS_MODELS_DIR, or the source tree's models/)");
+  cmd->add_option("--tasks", args->tasks, "comma-separated RULER tasks")->capture_default_str();
+  cmd->add_option("--length", args->length, "target length in tokens (e.g. 1k, 2048)")->capture_default_str();
+  cmd->add_option("--samples", args->samples, "samples per task")->check(CLI::Range(1, 10000))->capture_default_str();
+  cmd->add_option("--presses", args->presses, "comma-separated press specifications (see `kvpress presses`)")
+      ->capture_default_str();
+  cmd->add_option("--compression-ratio", args->ratio, "fraction of KV pairs each press removes")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "sample seed (the model trained on other seeds and the train split)")
+      ->check(at_least(0))->capture_default_str();
+  add_data_dir_option(cmd, args->data_dir);
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
@@ -107,6 +110,7 @@ void add_demo_command(CLI::App& app, Action& action) {
         make_press(specs.back(), args->ratio);
       }
       const KvTypes kv_types = args->kv.resolve();
+      if (args->model.empty()) args->model = default_model_file().string();
       if (!std::filesystem::exists(args->model)) fail("model file not found: ", args->model);
       auto model = Model::load(args->model);
       ThreadPool pool(args->threads);
@@ -116,11 +120,12 @@ void add_demo_command(CLI::App& app, Action& action) {
       config.dataset = "ruler:" + args->tasks + ":" + args->length;
       config.samples = args->samples;
       config.seed = args->seed;
-      config.data_dir = args->data_dir;
+      config.data_dir = data_dir_or_default(args->data_dir);
       const std::vector<TaskRecord> records = eval::load_eval_dataset(config, *model);
 
-      std::printf("kvpress demo: %s\n%zu samples (%s at %s tokens, test split, seed %llu), compression ratio %.2f, "
-                  "%d threads, KV cache %s/%s\n\n", args->model.c_str(), records.size(), args->tasks.c_str(),
+      std::printf("kvpress demo: %s\nessays: %s\n%zu samples (%s at %s tokens, test split, seed %llu), compression ratio %.2f, "
+                  "%d threads, KV cache %s/%s\n\n", args->model.c_str(),
+                  (config.data_dir / "paul_graham_essays").c_str(), records.size(), args->tasks.c_str(),
                   args->length.c_str(), static_cast<unsigned long long>(args->seed), args->ratio, args->threads,
                   std::string(kv_type_name(kv_types.k)).c_str(), std::string(kv_type_name(kv_types.v)).c_str());
       std::printf("%-20s %8s %14s %13s %10s %9s %12s\n", "press", "accuracy", "kv_bytes_full", "kv_bytes",

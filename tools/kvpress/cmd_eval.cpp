@@ -14,6 +14,7 @@
 #include "eval/eval_report.h"
 #include "eval/eval_runner.h"
 #include "eval/progress_bar.h"
+#include "install_paths.h"
 #include "model/model.h"
 #include "press/press_registry.h"
 #include "runtime/thread_pool.h"
@@ -63,8 +64,8 @@ void add_eval_command(CLI::App& app, Action& action) {
     std::vector<std::string> presses, ratios, report;
     size_t samples = 0;
     uint64_t seed = 42;
-    int64_t max_context_length = 0, max_new_tokens = -1;
-    bool query_aware = false, no_chat_template = false, no_fidelity = false, resume = false;
+    int64_t max_context_length = 0, max_new_tokens = 0;
+    bool query_aware = false, no_chat_template = false, no_fidelity = false, resume = false, quiet = false;
     int threads = default_threads();
     KvTypeArgs kv;
   };
@@ -75,23 +76,29 @@ void add_eval_command(CLI::App& app, Action& action) {
                   "ruler:<tasks|all>:<lengths> | niah:<lengths>:<depths> | jsonl:<file> (kvpress record fields)");
   cmd->add_option("--press", args->presses, "press specifications, comma-separated or repeated; no_press = baseline");
   cmd->add_option("--compression-ratio", args->ratios, "ratios in [0, 1), comma-separated or repeated");
-  cmd->add_option("--samples", args->samples, "ruler: samples per task and length (default 10); jsonl: a seeded subset");
-  cmd->add_option("--seed", args->seed, "seed of the generated tasks and the jsonl subset (default 42)");
-  cmd->add_option("--split", args->split, "ruler keys/values: train, test (default) or all");
-  cmd->add_option("--data-dir", args->data_dir, "folder holding paul_graham_essays/ (default: the source tree's data/)");
+  auto* samples = cmd->add_option("--samples", args->samples,
+                                  "ruler: samples per task and length (default 10); jsonl: a seeded subset (default all)")
+                      ->check(at_least(1));
+  cmd->add_option("--seed", args->seed, "seed of the generated tasks and the jsonl subset")
+      ->check(at_least(0))->capture_default_str();
+  cmd->add_option("--split", args->split, "ruler keys/values: train, test or all")->capture_default_str();
+  add_data_dir_option(cmd, args->data_dir);
   cmd->add_flag("--query-aware", args->query_aware, "compress the question with the context (kvpress query_aware)");
   cmd->add_option("--max-context-length", args->max_context_length, "truncate contexts to N tokens (0 = no limit)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-new-tokens", args->max_new_tokens, "override each record's max_new_tokens");
+      ->check(at_least(0))->capture_default_str();
+  auto* max_new = cmd->add_option("--max-new-tokens", args->max_new_tokens,
+                                  "override each record's max_new_tokens (default: the record's, else 128)")
+                      ->check(at_least(0));
   cmd->add_flag("--no-chat-template", args->no_chat_template, "do not use the model's chat template");
   cmd->add_flag("--no-fidelity", args->no_fidelity, "skip the KL / top-1 / likelihood comparison with the baseline");
-  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_flag("--quiet", args->quiet, "no progress bar on stderr");
   add_kv_type_options(cmd, args->kv);
   cmd->add_option("--out", args->out, "output folder (with --report: where the merged files go)");
   cmd->add_flag("--resume", args->resume, "continue the run in --out, skipping finished items");
   cmd->add_option("--report", args->report, "merge the metrics.json of these result folders into one leaderboard");
-  cmd->callback([&action, args] {
-    action = [args]() -> int {
+  cmd->callback([&action, args, samples, max_new] {
+    action = [args, samples, max_new]() -> int {
       if (!args->report.empty()) return run_report(args->report, args->out);
       if (args->model.empty()) fail("--model is required");
       if (args->dataset.empty()) fail("--dataset is required (e.g. ruler:all:4k)");
@@ -103,15 +110,17 @@ void add_eval_command(CLI::App& app, Action& action) {
         for (auto& s : eval::split_press_list(p)) c.presses.push_back(s);
       for (const auto& r : args->ratios)
         for (double v : eval::parse_ratio_list(r)) c.ratios.push_back(v);
-      if (args->samples > 0) c.samples = args->samples;
+      if (samples->count() > 0) c.samples = args->samples;
       c.seed = args->seed;
       c.split = args->split;
       c.query_aware = args->query_aware;
       if (args->max_context_length > 0) c.max_context_length = args->max_context_length;
-      if (args->max_new_tokens >= 0) c.max_new_tokens = args->max_new_tokens;
+      if (max_new->count() > 0) c.max_new_tokens = args->max_new_tokens;
       c.use_chat_template = !args->no_chat_template;
       c.fidelity = !args->no_fidelity;
-      c.data_dir = args->data_dir;
+      // Only the generated datasets read the essays.
+      const bool needs_essays = c.dataset.starts_with("ruler:") || c.dataset.starts_with("niah:");
+      c.data_dir = needs_essays ? data_dir_or_default(args->data_dir) : std::filesystem::path(args->data_dir);
       c.out_dir = args->out;
       c.resume = args->resume;
       c.kv_types = args->kv.resolve();
@@ -121,7 +130,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       ThreadPool pool(args->threads);
       eval::ProgressBar bar(stderr, isatty(STDERR_FILENO) != 0);
       eval::EvalHooks hooks;
-      hooks.on_progress = [&bar](const eval::EvalProgress& p) { bar.update(p); };
+      if (!args->quiet) hooks.on_progress = [&bar](const eval::EvalProgress& p) { bar.update(p); };
       hooks.stop = &g_stop;
       install_sigint_handler();
       const eval::EvalOutcome o = eval::run_eval(c, *model, pool, hooks);

@@ -1,4 +1,5 @@
 // `kvpress generate`: complete a prompt (optionally through the model's chat template), streaming.
+#include <algorithm>
 #include <cstdio>
 
 #include "cache/kv_cache.h"
@@ -7,6 +8,7 @@
 #include "commands.h"
 #include "model/model.h"
 #include "pipeline/generator.h"
+#include "prefill_meter.h"
 #include "runtime/thread_pool.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -23,19 +25,24 @@ void add_generate_command(CLI::App& app, Action& action) {
     uint64_t seed = 0;
     int threads = default_threads();
     KvTypeArgs kv;
+    ProgressArgs progress;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("generate", "Generate text after a prompt");
   cmd->add_option("--model", args->model, "GGUF model file")->required();
   cmd->add_option("--prompt", args->prompt, "prompt text")->required();
   cmd->add_flag("--chat", args->chat, "wrap the prompt as a user message in the model's chat template");
-  cmd->add_option("--max-new-tokens", args->max_new_tokens, "most tokens to generate")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--temperature", args->temperature, "0 = greedy");
-  cmd->add_option("--top-k", args->top_k, "sample among the k most likely tokens (0 = all)");
-  cmd->add_option("--top-p", args->top_p, "nucleus sampling mass");
-  cmd->add_option("--seed", args->seed, "random seed for sampling");
-  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--max-new-tokens", args->max_new_tokens,
+                  "most tokens to generate (generation also stops at the model's context length)")
+      ->check(at_least(0))->capture_default_str();
+  cmd->add_option("--temperature", args->temperature, "0 = greedy")->capture_default_str();
+  cmd->add_option("--top-k", args->top_k, "sample among the k most likely tokens (0 = all)")
+      ->check(at_least(0))->capture_default_str();
+  cmd->add_option("--top-p", args->top_p, "nucleus sampling mass")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "random seed for sampling")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   add_kv_type_options(cmd, args->kv);
+  add_progress_options(cmd, args->progress);
   cmd->callback([&action, args] {
     action = [args] {
       const KvTypes kv_types = args->kv.resolve();
@@ -55,7 +62,16 @@ void add_generate_command(CLI::App& app, Action& action) {
       } else {
         prompt = tok.encode(args->prompt, true, false);
       }
+      // Positions past the model's context length were never trained: stop there and say so.
+      const int64_t room = std::max<int64_t>(0, model->config().n_ctx_train - (int64_t)prompt.size());
+      const bool capped = opts.max_new_tokens > room;
+      if ((int64_t)prompt.size() > model->config().n_ctx_train)
+        std::fprintf(stderr, "kvpress: warning: the prompt has %zu tokens, more than the model's context_length of "
+                     "%lld\n", prompt.size(), (long long)model->config().n_ctx_train);
+      if (capped) opts.max_new_tokens = room;
       ThreadPool pool(args->threads);
+      PrefillMeter meter = stderr_meter(args->progress.mode());
+      opts.on_prefill_progress = meter.callback();
       KvCache cache = model->make_cache(kv_types);
       // Stream text as it comes; decode the whole answer each time so multi-byte pieces print right.
       std::vector<int32_t> generated;
@@ -69,8 +85,11 @@ void add_generate_command(CLI::App& app, Action& action) {
           printed = text.size();
         }
       };
-      generate(*model, cache, pool, prompt, 0, opts);
+      const GenerateResult result = generate(*model, cache, pool, prompt, 0, opts);
       std::printf("\n");
+      if (capped && !result.stopped && (int64_t)result.tokens.size() == room)
+        std::fprintf(stderr, "kvpress: stopped after %lld tokens: the model's context_length of %lld is reached\n",
+                     (long long)room, (long long)model->config().n_ctx_train);
       return 0;
     };
   });

@@ -1,4 +1,5 @@
 // `kvpress inspect`: which positions each layer and head kept after prefill compression (JSON, optional SVG).
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <numeric>
@@ -10,6 +11,8 @@
 #include "core/error.h"
 #include "commands.h"
 #include "model/model.h"
+#include "eval/text_utils.h"
+#include "prefill_meter.h"
 #include "press/press_registry.h"
 #include "runtime/thread_pool.h"
 #include "svg_heatmap.h"
@@ -24,32 +27,39 @@ void add_inspect_command(CLI::App& app, Action& action) {
     bool scores = false;
     int threads = default_threads();
     KvTypeArgs kv;
+    ProgressArgs progress;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("inspect", "Show the positions a press keeps in every layer and KV head");
   cmd->add_option("--model", args->model, "GGUF model file")->required();
-  auto* tokens = cmd->add_option("--tokens", args->tokens, "comma-separated token ids (used as given)");
-  auto* text = cmd->add_option("--text-file", args->text_file, "text file (tokenized without template, BOS per vocab)");
-  tokens->excludes(text);
+  auto* tokens_opt = cmd->add_option("--tokens", args->tokens, "comma-separated token ids (used as given)");
+  auto* text_opt = cmd->add_option("--text-file", args->text_file, "text file (tokenized without template, BOS per vocab)");
+  tokens_opt->excludes(text_opt);
   cmd->add_option("--press", args->press, "press specification")->required();
   cmd->add_option("--compression-ratio", args->ratio, "fraction of KV pairs removed, in [0, 1)")->required();
   cmd->add_flag("--scores", args->scores, "add each head's raw scores before selection (scorer presses)");
   cmd->add_option("--svg", args->svg, "also draw a layers x positions heatmap of kept entries to this file");
-  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   add_kv_type_options(cmd, args->kv);
-  cmd->callback([&action, args] {
-    action = [args] {
+  add_progress_options(cmd, args->progress);
+  cmd->callback([&action, args, tokens_opt, text_opt] {
+    action = [args, tokens_opt, text_opt] {
       const KvTypes kv_types = args->kv.resolve();
-      if (args->tokens.empty() && args->text_file.empty()) fail("inspect needs --tokens or --text-file");
+      if (tokens_opt->count() == 0 && text_opt->count() == 0) fail("inspect needs --tokens or --text-file");
+      if (tokens_opt->count() > 0 && text::strip(args->tokens).empty())
+        fail("--tokens is empty (expected comma-separated token ids like 1,2,3)");
       auto press = make_press(args->press, args->ratio);
       auto model = Model::load(args->model);
-      const auto ids = !args->tokens.empty() ? parse_token_list(args->tokens)
+      const auto ids = tokens_opt->count() > 0 ? parse_token_list(args->tokens)
                                              : model->tokenizer().encode(read_file(args->text_file), true, false);
       ThreadPool pool(args->threads);
       KvCache cache = model->make_cache(kv_types);
       std::vector<int32_t> positions(ids.size());
       std::iota(positions.begin(), positions.end(), 0);
       std::vector<nlohmann::json> layer_scores((size_t)model->config().n_layers);
+      PrefillMeter meter = stderr_meter(args->progress.mode());
+      const PrefillProgressFn on_progress = meter.callback();
+      const auto t0 = std::chrono::steady_clock::now();
       LayerObserver observer = [&](const LayerPrefill& layer) {
         auto* scorer = dynamic_cast<ScorerPress*>(press.get());
         if (args->scores && scorer) {
@@ -63,6 +73,8 @@ void add_inspect_command(CLI::App& app, Action& action) {
         } else if (press) {
           press->compress(layer);
         }
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (on_progress) on_progress({layer.n_tokens, layer.layer + 1, model->config().n_layers, ms});
       };
       ForwardOptions fwd;
       fwd.logits = LogitsMode::None;

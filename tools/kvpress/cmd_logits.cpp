@@ -8,6 +8,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "model/model.h"
+#include "pipeline/finite_check.h"
 #include "pipeline/generator.h"
 #include "runtime/thread_pool.h"
 
@@ -24,8 +25,8 @@ void add_logits_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("logits", "Print argmax per position, first/last logits (and a greedy continuation) as JSON");
   cmd->add_option("--model", args->model, "GGUF model file")->required();
   cmd->add_option("--tokens", args->tokens, "comma-separated token ids, used as given (no BOS added)")->required();
-  cmd->add_option("--greedy", args->greedy, "also generate N greedy tokens after the last one")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--greedy", args->greedy, "also generate N greedy tokens after the last one")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
@@ -39,6 +40,7 @@ void add_logits_command(CLI::App& app, Action& action) {
       ForwardOptions opts;
       opts.logits = LogitsMode::All;
       const auto logits = model->forward(tokens, positions, cache, pool, opts);
+      check_finite_logits(*model, cache, logits);  // JSON would print NaN as null
       const int64_t V = model->config().n_vocab;
       const int64_t T = (int64_t)tokens.size();
       nlohmann::json out;
@@ -55,7 +57,9 @@ void add_logits_command(CLI::App& app, Action& action) {
           greedy.push_back(next);
           if (i + 1 == args->greedy) break;
           const int32_t tok[1] = {next}, p[1] = {pos++};
-          next = argmax(model->forward(tok, p, cache, pool));
+          const auto step = model->forward(tok, p, cache, pool);
+          check_finite_logits(*model, cache, step);
+          next = argmax(step);
         }
         out["greedy"] = greedy;
       }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -12,6 +13,7 @@
 #include "eval/ruler_generator.h"
 #include "eval/text_utils.h"
 #include "gguf/gguf_file.h"
+#include "install_paths.h"
 #include "tokenizer/tokenizer.h"
 
 namespace kvpress::cli {
@@ -31,6 +33,35 @@ std::vector<RulerTask> parse_task_list(const std::string& list) {
   }
   return tasks;
 }
+
+// Records go to <out>.tmp, renamed over <out> by commit(); a failed run removes it, leaving no file behind.
+class PendingFile {
+ public:
+  explicit PendingFile(const std::string& path) : path_(path), tmp_(path + ".tmp") {
+    out_.open(tmp_, std::ios::binary | std::ios::trunc);
+    if (!out_) fail("cannot open '", path, "' for writing");
+  }
+  ~PendingFile() {
+    if (committed_) return;
+    out_.close();
+    std::error_code ec;
+    std::filesystem::remove(tmp_, ec);
+  }
+  std::ofstream& stream() { return out_; }
+  void commit() {
+    out_.close();
+    if (!out_) fail("cannot write '", path_, "'");
+    std::error_code ec;
+    std::filesystem::rename(tmp_, path_, ec);
+    if (ec) fail("cannot write '", path_, "' (", ec.message(), ")");
+    committed_ = true;
+  }
+
+ private:
+  std::string path_, tmp_;
+  std::ofstream out_;
+  bool committed_ = false;
+};
 
 std::vector<int> parse_length_list(const std::string& list) {
   std::vector<int> lengths;
@@ -52,11 +83,12 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
   cmd->add_option("--model", args->model, "GGUF model or vocab file whose tokenizer counts the tokens")->required();
   cmd->add_option("--tasks", args->tasks, "comma-separated RULER task names, or 'all'")->required();
   cmd->add_option("--length", args->lengths, "target lengths in tokens, comma-separated (e.g. 512,1k)")->required();
-  cmd->add_option("--samples", args->samples, "samples per task and length (default 10)")->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", args->seed, "generator seed (default 42)");
-  cmd->add_option("--first-index", args->first_index, "index of the first sample (default 0), for disjoint batches");
-  cmd->add_option("--split", args->split, "keys/values from train, test (default) or all");
-  cmd->add_option("--data-dir", args->data_dir, "folder holding paul_graham_essays/ (default: the source tree's data/)");
+  cmd->add_option("--samples", args->samples, "samples per task and length")->check(at_least(1))->capture_default_str();
+  cmd->add_option("--seed", args->seed, "generator seed")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--first-index", args->first_index, "index of the first sample, for disjoint batches")
+      ->check(at_least(0))->capture_default_str();
+  cmd->add_option("--split", args->split, "keys/values from train, test or all")->capture_default_str();
+  add_data_dir_option(cmd, args->data_dir);
   cmd->add_flag("--skip-unfit", args->skip_unfit,
                "skip samples that cannot be generated (e.g. too long for the length) instead of failing");
   cmd->add_option("--out", args->out, "output JSONL file ('-' = stdout)")->required();
@@ -66,8 +98,7 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
       const std::vector<RulerTask> tasks = parse_task_list(args->tasks);
       const std::vector<int> lengths = parse_length_list(args->lengths);
       const Split split = parse_split(args->split);
-      const std::filesystem::path data_dir =
-          args->data_dir.empty() ? default_data_dir() : std::filesystem::path(args->data_dir);
+      const std::filesystem::path data_dir = data_dir_or_default(args->data_dir);
 
       // Only the vocabulary is needed: vocab-only GGUF files work too.
       const auto file = gguf::GgufFile::open(args->model);
@@ -75,12 +106,9 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
       const TokenCounter count = [&tok](std::string_view text) { return tok.encode(text, false, false).size(); };
       const RulerGenerator gen = RulerGenerator::from_data_dir(data_dir, count);
 
-      std::ofstream file_out;
       const bool to_stdout = args->out == "-";
-      if (!to_stdout) {
-        file_out.open(args->out, std::ios::binary | std::ios::trunc);
-        if (!file_out) fail("cannot open '", args->out, "' for writing");
-      }
+      std::optional<PendingFile> file_out;
+      if (!to_stdout) file_out.emplace(args->out);
       std::size_t n_written = 0, n_skipped = 0;
       for (const int length : lengths) {
         for (const RulerTask task : tasks) {
@@ -103,7 +131,7 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
             if (to_stdout) {
               std::fwrite(line.data(), 1, line.size(), stdout);
             } else {
-              file_out << line;
+              file_out->stream() << line;
             }
             ++n_written;
           }
@@ -111,8 +139,7 @@ void add_ruler_gen_command(CLI::App& app, Action& action) {
         }
       }
       if (!to_stdout) {
-        file_out.close();
-        if (!file_out) fail("cannot write '", args->out, "'");
+        file_out->commit();
         std::fprintf(stderr, "kvpress ruler-gen: wrote %zu records (%zu tasks x %zu lengths x %zu samples, split %s; "
                      "%zu skipped) to %s\n", n_written, tasks.size(), lengths.size(), args->samples, split_name(split),
                      n_skipped, args->out.c_str());

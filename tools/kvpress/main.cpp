@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "version.h"
 
 int main(int argc, char** argv) {
   // Large buffers (KV cache heads) always get their own mapping, so memory a press frees goes back to
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   CLI::App app{"kvpress — KV-cache compression for GGUF language models"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", [] { return kvpress::cli::version_text(); },
+                       "print the version, git commit, build type and CPU features in use");
   kvpress::cli::Action action;
   kvpress::cli::add_info_command(app, action);
   kvpress::cli::add_tokenize_command(app, action);
@@ -35,9 +38,7 @@ int main(int argc, char** argv) {
   std::reverse(words.begin(), words.end());  // CLI11 takes the arguments last-first
   try {
     app.parse(words);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "kvpress: %s (see kvpress --help)\n", e.what());

@@ -93,8 +93,11 @@ nlohmann::json write_outputs(const EvalConfig& config, const std::vector<TaskRec
   return metrics;
 }
 
-EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& pool, const EvalHooks& hooks) {
+EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool& pool, const EvalHooks& hooks) {
   const auto t_start = Clock::now();
+  // Recorded as used: a model without a chat template gets plain prompts whatever the option says.
+  EvalConfig config = config_in;
+  config.use_chat_template = config_in.use_chat_template && has_chat_template(model);
   if (config.out_dir.empty()) fail("--out: an output folder is required");
   if (config.max_context_length && *config.max_context_length <= 0) fail("--max-context-length must be positive");
   if (config.max_new_tokens && *config.max_new_tokens < 0) fail("--max-new-tokens must be >= 0");
@@ -132,10 +135,10 @@ EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& p
       if (r.press == kNoPress) baseline_ids[r.key()] = r.answer_ids;
     }
   }
+  // A bad dataset fails before the folder and config.json exist.
+  const std::vector<TaskRecord> records = load_eval_dataset(config, model);
   std::filesystem::create_directories(dir);
   write_file_atomic(dir / kConfigFile, config_json.dump(2) + "\n");
-
-  const std::vector<TaskRecord> records = load_eval_dataset(config, model);
   for (const auto& r : done) {
     const int64_t sample = std::stoll(r.substr(0, r.find('|')));
     if (sample >= (int64_t)records.size())
@@ -165,6 +168,8 @@ EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& p
   };
 
   LineWriter writer(dir / kPredictionsFile);
+  const int64_t n_ctx = model.config().n_ctx_train;
+  int64_t n_over_context = 0;  // contexts longer than the model's context_length (one warning at the end)
   const Tokenizer& tok = model.tokenizer();
   const int64_t n_vocab = model.config().n_vocab;
   try {
@@ -184,6 +189,7 @@ EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& p
         ctx.resize((size_t)*config.max_context_length);
       }
       if (ctx.empty()) fail("the context of sample ", u.records.front(), " is empty after tokenization");
+      if (n_ctx > 0 && (int64_t)ctx.size() > n_ctx) ++n_over_context;
       std::vector<std::vector<int32_t>> qids;
       for (const std::string& q : u.questions) qids.push_back(question_ids(model, parts, q, u.answer_prefix));
       auto gen_options = [&](size_t k) {
@@ -279,6 +285,10 @@ EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& p
     write_outputs(config, records, runs);  // what finished stays usable
     throw;
   }
+  if (n_over_context > 0)
+    outcome.warnings.push_back(std::to_string(n_over_context) + " of " + std::to_string(units.size()) +
+                               " contexts are longer than the model's context_length of " + std::to_string(n_ctx) +
+                               " tokens (--max-context-length " + std::to_string(n_ctx) + " truncates them)");
   outcome.metrics = write_outputs(config, records, runs);
   outcome.complete = outcome.metrics.value("complete", false);
   return outcome;

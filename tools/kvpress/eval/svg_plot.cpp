@@ -111,7 +111,10 @@ std::string line_plot_svg(const std::vector<PlotSeries>& series, const LinePlotO
     for (double x = x_lo; x <= x_hi + x_step * 1e-6; x += x_step) x_ticks.push_back({x, tick_label(x)});
   }
   auto px = [&](double x) { return left + (x - x_lo) / (x_hi - x_lo) * pw; };
-  auto py = [&](double y) { return top + ph - (std::clamp(y, y_lo, y_hi) - y_lo) / (y_hi - y_lo) * ph; };
+  // 4% headroom beyond the first and last tick, so a line at the bounds (a full-cache baseline scoring 100)
+  // is not drawn on the frame.
+  const double margin = 0.04 * (y_hi - y_lo), view_lo = y_lo - margin, view_hi = y_hi + margin;
+  auto py = [&](double y) { return top + ph - (std::clamp(y, y_lo, y_hi) - view_lo) / (view_hi - view_lo) * ph; };
 
   std::string svg = header(width, height);
   svg += text(width / 2.0, 28, options.title, "text-anchor=\"middle\" font-size=\"15\"");
