@@ -67,7 +67,7 @@ TEST(CliInstall, HelpShowsTheDefaults) {
     std::vector<std::string> defaults;
   };
   const std::vector<Case> cases = {
-      {"answer", {"TEXT=none", "FLOAT=0", "INT=50", "TEXT=f16"}},
+      {"answer", {"TEXT=none", "FLOAT=0", "INT=50", "TEXT=f16", "256]="}},  // 256]=: the --threads default
       {"generate", {"INT=64", "FLOAT=0", "FLOAT=1"}},
       {"demo", {"FLOAT=0.5", "=3", "TEXT=1k", "TEXT=knorm,snapkv,streaming_llm,expected_attention", "=2026"}},
       {"eval", {"=42", "TEXT=test"}},
@@ -78,7 +78,6 @@ TEST(CliInstall, HelpShowsTheDefaults) {
     const CliRun r = run_cli(c.command + " --help");
     EXPECT_EQ(r.exit_code, 0) << c.command;
     for (const std::string& d : c.defaults) EXPECT_NE(r.out.find(d), std::string::npos) << c.command << ": " << d;
-    EXPECT_NE(r.out.find("--threads"), std::string::npos) << c.command;
   }
 }
 

@@ -63,6 +63,30 @@ TEST(SvgPlot, OneSeriesPerPressAndDashedBaseline) {
     }
 }
 
+// A full-cache baseline scoring 100 on a 0-100 axis lies inside the frame, not on its top edge.
+TEST(SvgPlot, BaselineAtTheAxisLimitIsDrawnInsideTheFrame) {
+  LinePlotOptions o;
+  o.y_min = 0;
+  o.y_max = 100;
+  const auto els = XmlChecker::parse(line_plot_svg({{"no_press", {{0.0, 100.0}}, true}, {"knorm", {{0.5, 0.0}}, false}}, o));
+  double frame_top = -1, frame_bottom = -1, baseline_y = -1;
+  for (const auto& e : els) {
+    if (e.name == "rect" && e.attributes.count("stroke") && e.attributes.at("stroke") == "#333333") {
+      frame_top = std::stod(e.attributes.at("y"));
+      frame_bottom = frame_top + std::stod(e.attributes.at("height"));
+    }
+    if (e.name == "line" && e.attributes.count("stroke-width") && baseline_y < 0 &&
+        e.attributes.count("stroke-dasharray") && e.attributes.at("stroke-dasharray") == "6 4")
+      baseline_y = std::stod(e.attributes.at("y1"));
+  }
+  ASSERT_GT(frame_top, 0);
+  EXPECT_GT(baseline_y, frame_top + 5) << "baseline on the frame";
+  EXPECT_LT(baseline_y, frame_bottom);
+  // The lowest score (knorm's 0) sits above the bottom edge too.
+  for (const auto& e : els)
+    if (e.name == "circle") EXPECT_LT(std::stod(e.attributes.at("cy")), frame_bottom - 5);
+}
+
 TEST(SvgPlot, EmptyAndSinglePointPlotsAreValid) {
   EXPECT_NO_THROW(XmlChecker::parse(line_plot_svg({}, {})));
   EXPECT_NO_THROW(XmlChecker::parse(line_plot_svg({{"knorm", {{0.5, 0.0}}, false}}, {})));

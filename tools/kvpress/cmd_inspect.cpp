@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "commands.h"
 #include "model/model.h"
+#include "eval/eval_config.h"
 #include "eval/text_utils.h"
 #include "prefill_meter.h"
 #include "press/press_registry.h"
@@ -105,7 +106,7 @@ void add_inspect_command(CLI::App& app, Action& action) {
       if (!args->svg.empty()) {
         std::ofstream f(args->svg);
         if (!f) fail(args->svg, ": cannot write file");
-        f << kept_heatmap_svg(kept, (int64_t)ids.size(), args->press + " @ " + std::to_string(args->ratio));
+        f << kept_heatmap_svg(kept, (int64_t)ids.size(), args->press + " @ " + eval::ratio_key(args->ratio));
       }
       return 0;
     };

@@ -13,11 +13,12 @@ namespace {
 constexpr int kLeft = 92, kTop = 58, kLayerGap = 5;
 constexpr const char* kRemovedFill = "#eeeeee";
 
-// Kept share 0..1 -> light to dark blue (0 never drawn: the removed background shows).
+// Kept share 0..1 -> light to dark blue (0 is never drawn: the removed background shows).
 std::string kept_fill(double frac) {
-  const int shade = 200 - (int)(frac * 170);
+  const double t = std::clamp(frac, 0.0, 1.0);
+  auto mix = [t](int light, int dark) { return (int)(light + (dark - light) * t); };
   char buf[48];
-  std::snprintf(buf, sizeof buf, "rgb(%d,%d,%d)", shade / 3, shade / 2 + 20, 140 + (int)(frac * 60));
+  std::snprintf(buf, sizeof buf, "rgb(%d,%d,%d)", mix(180, 8), mix(205, 48), mix(240, 160));
   return buf;
 }
 
@@ -41,9 +42,9 @@ std::string kept_heatmap_svg(const std::vector<std::vector<std::vector<int32_t>>
   const double per_col = (double)std::max<int64_t>(n_tokens, 1) / n_cols;
   int64_t n_rows = 0;
   for (const auto& layer : kept) n_rows += (int64_t)layer.size();
-  const int cell_w = n_cols <= 150 ? 4 : 1, cell_h = n_rows <= 64 ? 10 : 3;
-  const int head_gap = cell_h >= 10 ? 1 : 0;  // a hairline between heads when rows are tall
-  const bool head_labels = cell_h >= 10;
+  const int cell_w = n_cols <= 150 ? 4 : 1, cell_h = n_rows <= 64 ? 10 : n_rows <= 256 ? 4 : 3;
+  const int head_gap = cell_h >= 4 ? 1 : 0;  // a hairline between heads unless rows are very thin
+  const bool head_labels = cell_h >= 10;     // else the layer label names the head range
   const int64_t grid_w = n_cols * cell_w;
   const int64_t grid_h = n_rows * cell_h + (int64_t)std::max<size_t>(kept.size(), 1) * kLayerGap;
   const int64_t width = std::max<int64_t>(kLeft + grid_w + 20, 460), height = kTop + grid_h + 46;
@@ -54,13 +55,19 @@ std::string kept_heatmap_svg(const std::vector<std::vector<std::vector<int32_t>>
   svg += label(8, 20, title + ": KV entries kept per layer and KV head", "font-size=\"13\"");
   // Legend: kept (dark), partly kept (a column bins several positions), removed (light grey).
   svg += rect(8, 30, 14, 10, kept_fill(1.0)) + label(26, 39, "kept");
-  svg += rect(66, 30, 14, 10, kept_fill(0.4)) + label(84, 39, "partly kept (binned columns)");
+  svg += rect(66, 30, 14, 10, kept_fill(0.35)) + label(84, 39, "partly kept (binned columns)");
   svg += rect(250, 30, 14, 10, kRemovedFill, " stroke=\"#bbbbbb\"") + label(268, 39, "removed");
 
   int64_t y = kTop;
   for (size_t l = 0; l < kept.size(); ++l) {
     const int64_t layer_h = (int64_t)kept[l].size() * cell_h;
-    svg += label(8, y + std::min<int64_t>(layer_h, cell_h) - 1, "layer " + std::to_string(l));
+    const int64_t mid = y + layer_h / 2;
+    if (head_labels || layer_h < 22) {
+      svg += label(8, mid + 4, "layer " + std::to_string(l));
+    } else {
+      svg += label(8, mid, "layer " + std::to_string(l));
+      svg += label(8, mid + 10, "h0-h" + std::to_string(kept[l].size() - 1) + " top down", "font-size=\"8\"");
+    }
     for (size_t h = 0; h < kept[l].size(); ++h) {
       if (head_labels) svg += label(kLeft - 4, y + cell_h - 2, std::string("h").append(std::to_string(h)), "text-anchor=\"end\" font-size=\"9\"");
       svg += rect(kLeft, y, grid_w, cell_h - head_gap, kRemovedFill);
