@@ -83,8 +83,10 @@ TEST(SvgPlot, BaselineAtTheAxisLimitIsDrawnInsideTheFrame) {
   EXPECT_GT(baseline_y, frame_top + 5) << "baseline on the frame";
   EXPECT_LT(baseline_y, frame_bottom);
   // The lowest score (knorm's 0) sits above the bottom edge too.
-  for (const auto& e : els)
-    if (e.name == "circle") EXPECT_LT(std::stod(e.attributes.at("cy")), frame_bottom - 5);
+  for (const auto& e : els) {
+    if (e.name != "circle") continue;
+    EXPECT_LT(std::stod(e.attributes.at("cy")), frame_bottom - 5);
+  }
 }
 
 TEST(SvgPlot, EmptyAndSinglePointPlotsAreValid) {
