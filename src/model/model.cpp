@@ -1,6 +1,7 @@
 // Loading and the forward pass. Prefill is layer-major: every token of the pass goes through
 // layer l before layer l+1, so a press observing layer l sees its whole context at once (as
 // kvpress's per-layer hooks do) and its compaction frees memory before the next layer grows.
+// Within a layer the tokens go chunk by chunk, so only the residual stream is held for all of them.
 #include "model/model.h"
 
 #include <algorithm>
@@ -84,6 +85,12 @@ void Model::project_keys(int64_t layer, const float* xn, int64_t n, float* out, 
   head_norm(out, n * config_.n_heads_kv, lw.k_norm, config_.rms_eps);
 }
 
+const float* LayerPrefill::query(int64_t t) const {
+  KV_CHECK(t >= n_tokens - n_query_rows && t < n_tokens);
+  const auto& c = model.config();
+  return queries + (t - (n_tokens - n_query_rows)) * c.n_heads * c.head_dim;
+}
+
 std::vector<float> Model::forward(std::span<const int32_t> tokens, std::span<const int32_t> positions,
                                   KvCache& cache, ThreadPool& pool, const ForwardOptions& options) const {
   const auto& c = config_;
@@ -93,10 +100,15 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, std::span<con
   KV_CHECK(cache.n_layers() == c.n_layers && cache.n_heads_kv() == c.n_heads_kv && cache.head_dim() == c.head_dim);
   const int64_t D = c.n_embd, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_heads_kv * c.head_dim;
   const int64_t C = std::max<int64_t>(1, std::min(options.chunk_tokens, T));
+  // What the layer observer reads: the last R queries, and the normed inputs of every token only
+  // if asked; everything else of a layer lives one chunk at a time.
+  const int64_t R = options.observer ? std::min(T, options.needs.query_rows) : 0;
+  const bool keep_hidden = options.observer && options.needs.hidden_normed;
 
-  std::vector<float> x((size_t)(T * D));      // residual stream [T, D]
-  std::vector<float> xn((size_t)(T * D));     // normed attention input of the current layer [T, D]
-  std::vector<float> q((size_t)(T * q_dim));  // queries of the current layer [T, q_dim]
+  std::vector<float> x((size_t)(T * D));                          // residual stream [T, D]
+  std::vector<float> xn((size_t)((keep_hidden ? T : C) * D));     // normed attention input
+  std::vector<float> q((size_t)(C * q_dim)), q_kept((size_t)(R * q_dim));
+  std::vector<float> q_pre((size_t)(options.chunk_observer ? C * q_dim : 0));
   std::vector<float> k((size_t)(C * kv_dim)), v((size_t)(C * kv_dim));
   std::vector<float> attn((size_t)(C * q_dim)), proj((size_t)(C * D));
   std::vector<float> gate((size_t)(C * c.n_ff)), up((size_t)(C * c.n_ff));
@@ -106,24 +118,27 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, std::span<con
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const auto& lw = weights_.layers[l];
     cache.reserve(l, T);
-    // 1. Q, K, V for every token; K/V appended to the cache.
+    // Chunk by chunk: Q, K, V, the chunk's K/V appended, then its attention (causal, so a chunk
+    // never needs later keys), output projection and feed-forward.
     for (int64_t t0 = 0; t0 < T; t0 += C) {
       const int64_t n = std::min(C, T - t0);
-      for (int64_t t = t0; t < t0 + n; ++t) rms_norm(&x[t * D], lw.attn_norm.data(), D, c.rms_eps, &xn[t * D]);
-      project_queries(l, &xn[t0 * D], n, &q[t0 * q_dim], pool);
-      project_keys(l, &xn[t0 * D], n, k.data(), pool);
-      kernels::matmul(lw.wv, &xn[t0 * D], n, D, v.data(), kv_dim, pool);
+      float* xc = keep_hidden ? &xn[t0 * D] : xn.data();
+      for (int64_t t = 0; t < n; ++t) rms_norm(&x[(t0 + t) * D], lw.attn_norm.data(), D, c.rms_eps, &xc[t * D]);
+      project_queries(l, xc, n, q.data(), pool);
+      project_keys(l, xc, n, k.data(), pool);
+      kernels::matmul(lw.wv, xc, n, D, v.data(), kv_dim, pool);
       add_bias(v.data(), lw.bv, n);
+      if (options.chunk_observer) std::copy(q.begin(), q.begin() + n * q_dim, q_pre.begin());
       for (int64_t i = 0; i < n; ++i) {
-        rope_.apply(&q[(t0 + i) * q_dim], c.n_heads, positions[t0 + i]);
+        rope_.apply(&q[i * q_dim], c.n_heads, positions[t0 + i]);
         rope_.apply(&k[i * kv_dim], c.n_heads_kv, positions[t0 + i]);
       }
       cache.append(l, n, k.data(), v.data(), positions.data() + t0);
-    }
-    // 2. Attention over the full layer cache, output projection and feed-forward, chunk by chunk.
-    for (int64_t t0 = 0; t0 < T; t0 += C) {
-      const int64_t n = std::min(C, T - t0);
-      attention(&q[t0 * q_dim], positions.data() + t0, n, cache, l, shape, attn.data(), pool);
+      for (int64_t t = std::max(t0, T - R); t < t0 + n; ++t)
+        std::copy_n(&q[(t - t0) * q_dim], q_dim, &q_kept[(t - (T - R)) * q_dim]);
+      attention(q.data(), positions.data() + t0, n, cache, l, shape, attn.data(), pool);
+      if (options.chunk_observer)
+        (*options.chunk_observer)(LayerChunk{*this, l, T, t0, n, q_pre.data(), positions.data() + t0, pool});
       kernels::matmul(lw.wo, attn.data(), n, q_dim, proj.data(), D, pool);
       for (int64_t i = 0; i < n * D; ++i) x[t0 * D + i] += proj[i];
       for (int64_t t = 0; t < n; ++t) rms_norm(&x[(t0 + t) * D], lw.ffn_norm.data(), D, c.rms_eps, &proj[t * D]);
@@ -136,8 +151,10 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, std::span<con
       kernels::matmul(lw.w_down, gate.data(), n, c.n_ff, proj.data(), D, pool);
       for (int64_t i = 0; i < n * D; ++i) x[t0 * D + i] += proj[i];
     }
-    // 3. A press sees the layer once all queries have attended over the uncompressed context.
-    if (options.observer) (*options.observer)(LayerPrefill{*this, l, T, xn.data(), q.data(), positions.data(), cache, pool});
+    // A press sees the layer once all queries have attended over the uncompressed context.
+    if (options.observer)
+      (*options.observer)(LayerPrefill{*this, l, T, keep_hidden ? xn.data() : nullptr, q_kept.data(), R,
+                                       positions.data(), cache, pool});
   }
 
   if (options.logits == LogitsMode::None) return {};

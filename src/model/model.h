@@ -21,26 +21,53 @@ class ThreadPool;
 class Tokenizer;
 class Model;
 
+// What the observers of a prefill read besides the cache; the forward pass keeps only that, so
+// a press that needs the last queries does not make the pass hold every token's activations.
+struct ObservationNeeds {
+  static constexpr int64_t kAll = INT64_MAX;
+  int64_t query_rows = kAll;   // post-RoPE queries of the last this-many tokens of the pass
+  bool hidden_normed = true;   // the attention input of every token of the pass
+};
+
 // What a prefill observer (a press) sees once a layer has attended over the whole context:
 // the cache of that layer holds every context entry and may be compacted by the observer.
 struct LayerPrefill {
   const Model& model;
   int64_t layer;
   int64_t n_tokens;                 // T, tokens of this forward pass
-  const float* hidden_normed;       // [T, n_embd] input of the attention block (after attn_norm)
-  const float* queries;             // [T, n_heads * head_dim] post q_norm and RoPE
+  const float* hidden_normed;       // [T, n_embd] attention input (after attn_norm); null unless needed
+  const float* queries;             // [n_query_rows, n_heads * head_dim] of the last tokens, post RoPE
+  int64_t n_query_rows;             // min(T, needs.query_rows)
   const int32_t* positions;         // [T]
   KvCache& cache;
   ThreadPool& pool;
+  // Post-RoPE query row of token t (0 <= t < T) of the pass; t must be one of the kept last rows.
+  const float* query(int64_t t) const;
 };
 using LayerObserver = std::function<void(const LayerPrefill&)>;
+
+// One chunk of a layer's tokens, right after its attention; statistics over every query of a
+// pass are accumulated from these (the layer's observer then runs once all chunks are seen).
+struct LayerChunk {
+  const Model& model;
+  int64_t layer;
+  int64_t n_tokens;                 // T, tokens of the whole pass
+  int64_t first;                    // index of the chunk's first token in the pass
+  int64_t n;                        // tokens in the chunk
+  const float* queries_pre_rope;    // [n, n_heads * head_dim], bias and q_norm applied
+  const int32_t* positions;         // [n]
+  ThreadPool& pool;
+};
+using ChunkObserver = std::function<void(const LayerChunk&)>;
 
 enum class LogitsMode { None, Last, All };
 
 struct ForwardOptions {
   LogitsMode logits = LogitsMode::Last;
-  int64_t chunk_tokens = 256;             // token-wise work is done in chunks of this many tokens
-  const LayerObserver* observer = nullptr;  // called after each layer's attention (prefill presses)
+  int64_t chunk_tokens = 256;                      // token-wise work is done in chunks of this many tokens
+  const LayerObserver* observer = nullptr;         // called after each layer (prefill presses)
+  const ChunkObserver* chunk_observer = nullptr;   // called after each chunk's attention
+  ObservationNeeds needs;                          // what `observer` reads of the pass
 };
 
 class Model {

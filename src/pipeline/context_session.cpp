@@ -9,6 +9,7 @@
 #include "model/model.h"
 #include "pipeline/finite_check.h"
 #include "press/press.h"
+#include "press/press_prefill.h"
 
 namespace kvpress {
 namespace {
@@ -36,23 +37,18 @@ void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press,
   n_context_ = (int64_t)context_ids.size();
   std::vector<int32_t> positions(context_ids.size());
   std::iota(positions.begin(), positions.end(), 0);
-  double compress_ms = 0;
   const auto t0 = Clock::now();
-  LayerObserver observer = [&](const LayerPrefill& layer) {
-    if (press) {
-      const auto t_press = Clock::now();
-      press->compress(layer);
-      compress_ms += ms_since(t_press);
-    }
-    if (on_progress) on_progress({n_context_, layer.layer + 1, model_.config().n_layers, ms_since(t0)});
-  };
+  PressPrefill with_press(press);
+  if (on_progress)
+    with_press.after_compress = [&](const LayerPrefill& layer) {
+      on_progress({n_context_, layer.layer + 1, model_.config().n_layers, ms_since(t0)});
+    };
   ForwardOptions fwd;
   fwd.logits = LogitsMode::None;
-  if (press) press->reset();
-  if (press || on_progress) fwd.observer = &observer;
+  with_press.attach(fwd);
   model_.forward(context_ids, positions, cache_, pool_, fwd);
-  prefill_ms_ = ms_since(t0) - compress_ms;
-  compression_ms_ = compress_ms;
+  prefill_ms_ = ms_since(t0) - with_press.press_ms();
+  compression_ms_ = with_press.press_ms();
   question_start_ = (press && press->rerotates_keys()) ? (int32_t)cache_.length(0, 0) : (int32_t)n_context_;
   snapshot_ = cache_.lengths();
 }

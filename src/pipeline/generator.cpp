@@ -28,6 +28,7 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
   };
   ForwardOptions fwd;
   if (options.on_prefill_progress) fwd.observer = &report;
+  fwd.needs = {0, false};  // progress reads nothing of the pass
   std::vector<float> logits = model.forward(prompt, positions, cache, pool, fwd);
   check_finite_logits(model, cache, logits);
   int32_t pos = start_pos + (int32_t)prompt.size();

@@ -1,6 +1,7 @@
 // ScorerPress: from per-entry scores to the kept entries of every KV head (spec §1.4).
 #include "press/press.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -14,6 +15,10 @@ int64_t kept_count(int64_t n_tokens, double compression_ratio) {
   // Python's int(S * (1 - cr)): truncation of a double product (e.g. S=10, cr=0.9 keeps 0 because
   // 1 - 0.9 == 0.09999999999999998). Never S - S*cr and never in float.
   return (int64_t)((double)n_tokens * (1.0 - compression_ratio));
+}
+
+ObservationNeeds combined_needs(const ObservationNeeds& a, const ObservationNeeds& b) {
+  return {std::max(a.query_rows, b.query_rows), a.hidden_normed || b.hidden_normed};
 }
 
 void validate_compression_ratio(double ratio) {

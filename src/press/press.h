@@ -27,7 +27,16 @@ class Press {
   virtual bool rerotates_keys() const { return false; }
   // Called before a new context is compressed (resets per-context state such as RNG draws).
   virtual void reset() {}
+  // What compress() reads of the prefill besides the cache (the pass keeps nothing else): by
+  // default everything, so a press that does not say is always correct.
+  virtual ObservationNeeds needs() const { return {}; }
+  // Each chunk of a layer's tokens, after its attention and before compress() of that layer
+  // (presses that accumulate statistics over every query of the context).
+  virtual void observe(const LayerChunk&) {}
 };
+
+// Needs of presses applied together: the union.
+ObservationNeeds combined_needs(const ObservationNeeds& a, const ObservationNeeds& b);
 
 // Scores per (KV head, position) of one layer: higher = keep. [n_heads_kv, n_tokens]
 struct HeadScores {

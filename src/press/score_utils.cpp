@@ -72,7 +72,7 @@ std::vector<float> window_attention_mean(const LayerPrefill& layer, int64_t n_wi
     for (int64_t h = begin; h < end; ++h) {
       std::fill(sum.begin(), sum.end(), 0.0);
       for (int64_t t = T - n_window; t < T; ++t) {
-        const float* q = layer.queries + (t * H + h) * d;
+        const float* q = layer.query(t) + h * d;
         attention_probs(q, layer.positions[t], layer.cache, layer.layer, h / G, probs.data());
         for (int64_t j = 0; j < S; ++j) sum[j] += probs[j];
       }

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "kv_rows_util.h"
+#include "press/press_prefill.h"
 
 namespace kvpress::testing {
 
@@ -17,7 +18,9 @@ PrefillRun prefill(const Model& model, const std::vector<int32_t>& ids, Press* p
   PrefillRun run{model.make_cache(kv_types), {}, {}};
   std::vector<int32_t> positions(ids.size());
   std::iota(positions.begin(), positions.end(), 0);
-  LayerObserver observer = [&](const LayerPrefill& layer) {
+  PressPrefill with_press(press);
+  with_press.extra_needs = {};  // the snapshot holds every query and hidden state
+  with_press.before_compress = [&](const LayerPrefill& layer) {
     LayerSnapshot s;
     s.layer = layer.layer;
     s.n_tokens = layer.n_tokens;
@@ -32,12 +35,10 @@ PrefillRun prefill(const Model& model, const std::vector<int32_t>& ids, Press* p
     }
     run.snapshots.push_back(std::move(s));
     if (on_layer) on_layer(layer);
-    if (press) press->compress(layer);
   };
   ForwardOptions options;
   options.logits = LogitsMode::Last;
-  options.observer = &observer;
-  if (press) press->reset();
+  with_press.attach(options);
   run.last_logits = model.forward(ids, positions, run.cache, pool, options);
   return run;
 }

@@ -14,6 +14,7 @@
 #include "eval/eval_config.h"
 #include "eval/text_utils.h"
 #include "prefill_meter.h"
+#include "press/press_prefill.h"
 #include "press/press_registry.h"
 #include "runtime/thread_pool.h"
 #include "svg_heatmap.h"
@@ -61,7 +62,8 @@ void add_inspect_command(CLI::App& app, Action& action) {
       PrefillMeter meter = stderr_meter(args->progress.mode());
       const PrefillProgressFn on_progress = meter.callback();
       const auto t0 = std::chrono::steady_clock::now();
-      LayerObserver observer = [&](const LayerPrefill& layer) {
+      PressPrefill with_press(press.get());
+      with_press.compress = [&](const LayerPrefill& layer) {
         auto* scorer = dynamic_cast<ScorerPress*>(press.get());
         if (args->scores && scorer) {
           // Score once, record, then select: the recorded scores are exactly the ones used.
@@ -74,13 +76,14 @@ void add_inspect_command(CLI::App& app, Action& action) {
         } else if (press) {
           press->compress(layer);
         }
+      };
+      with_press.after_compress = [&](const LayerPrefill& layer) {
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         if (on_progress) on_progress({layer.n_tokens, layer.layer + 1, model->config().n_layers, ms});
       };
       ForwardOptions fwd;
       fwd.logits = LogitsMode::None;
-      fwd.observer = &observer;
-      if (press) press->reset();
+      with_press.attach(fwd);
       model->forward(ids, positions, cache, pool, fwd);
 
       nlohmann::json layers = nlohmann::json::array();

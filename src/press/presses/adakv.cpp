@@ -25,6 +25,8 @@ class AdaKvPress final : public Press {
   double compression_ratio() const override { return scorer_->compression_ratio(); }
   void set_compression_ratio(double ratio) override { scorer_->set_compression_ratio(ratio); }
   void reset() override { scorer_->reset(); }
+  ObservationNeeds needs() const override { return scorer_->needs(); }
+  void observe(const LayerChunk& chunk) override { scorer_->observe(chunk); }
 
   void compress(const LayerPrefill& layer) override {
     if (compression_ratio() == 0.0) return;

@@ -34,6 +34,14 @@ class ComposedPress final : public Press {
   bool rerotates_keys() const override {
     return std::any_of(presses_.begin(), presses_.end(), [](const auto& p) { return p->rerotates_keys(); });
   }
+  ObservationNeeds needs() const override {
+    ObservationNeeds n{0, false};
+    for (const auto& p : presses_) n = combined_needs(n, p->needs());
+    return n;
+  }
+  void observe(const LayerChunk& chunk) override {
+    for (auto& p : presses_) p->observe(chunk);
+  }
   void reset() override {
     for (auto& p : presses_) p->reset();
   }

@@ -60,6 +60,62 @@ kernels::MatrixView f32_matrix(const float* data, int64_t n_rows, int64_t n_cols
   return m;
 }
 
+// Per-head mean and covariance of a layer's pre-RoPE queries, accumulated over chunks. Moments
+// are taken around a shift (the first query of each head) so that E[xx^T] - mu mu^T does not
+// cancel when the mean dominates.
+class QueryStats {
+ public:
+  int64_t layer = -1;
+  int64_t count = 0;
+
+  void start(int64_t layer_index, const ModelConfig& c, bool covariance) {
+    layer = layer_index;
+    count = 0;
+    H_ = c.n_heads;
+    d_ = c.head_dim;
+    covariance_ = covariance;
+    shift_.assign((size_t)(H_ * d_), 0.0f);
+    sum_.assign((size_t)(H_ * d_), 0.0);
+    m2_.assign(covariance ? (size_t)(H_ * d_ * d_) : 0, 0.0);
+  }
+  int64_t row_size() const { return H_ * d_; }
+
+  // rows: [n, H*d].
+  void add(const float* rows, int64_t n, ThreadPool& pool) {
+    if (count == 0) std::copy_n(rows, H_ * d_, shift_.begin());
+    std::vector<float> x((size_t)(d_ * n)), gram((size_t)(d_ * d_));
+    for (int64_t h = 0; h < H_; ++h) {
+      const float* shift = &shift_[h * d_];
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t i = 0; i < d_; ++i) {
+          const float v = rows[(t * H_ + h) * d_ + i] - shift[i];
+          x[i * n + t] = v;  // transposed: Gram = X^T X as a matmul of [d, n] with itself
+          sum_[h * d_ + i] += v;
+        }
+      if (!covariance_) continue;
+      kernels::matmul(f32_matrix(x.data(), d_, n), x.data(), d_, n, gram.data(), d_, pool);
+      for (int64_t i = 0; i < d_ * d_; ++i) m2_[h * d_ * d_ + i] += gram[i];
+    }
+    count += n;
+  }
+
+  // mu [d]; sigma [d, d] (biased, 1/N) unless null.
+  void moments(int64_t h, double* mu, double* sigma) const {
+    const double N = (double)count;
+    for (int64_t i = 0; i < d_; ++i) mu[i] = sum_[h * d_ + i] / N;
+    if (sigma)
+      for (int64_t i = 0; i < d_; ++i)
+        for (int64_t j = 0; j < d_; ++j) sigma[i * d_ + j] = m2_[(h * d_ + i) * d_ + j] / N - mu[i] * mu[j];
+    for (int64_t i = 0; i < d_; ++i) mu[i] += shift_[h * d_ + i];
+  }
+
+ private:
+  int64_t H_ = 0, d_ = 0;
+  bool covariance_ = true;
+  std::vector<float> shift_;
+  std::vector<double> sum_, m2_;
+};
+
 }  // namespace
 
 class ExpectedAttentionPress final : public ScorerPress {
@@ -73,15 +129,25 @@ class ExpectedAttentionPress final : public ScorerPress {
   };
   explicit ExpectedAttentionPress(const Options& o) : ScorerPress(0.0), o_(o) {}
 
+  // Only the query statistics, gathered chunk by chunk: the pass keeps no queries for this press.
+  ObservationNeeds needs() const override { return {0, false}; }
+  void observe(const LayerChunk& chunk) override {
+    if (chunk.first == 0) stats_.start(chunk.layer, chunk.model.config(), o_.use_covariance);
+    const int64_t skip = std::max<int64_t>(0, o_.n_sink - chunk.first);  // sinks are not queries here
+    if (skip < chunk.n) stats_.add(chunk.queries_pre_rope + skip * stats_.row_size(), chunk.n - skip, chunk.pool);
+  }
+
   std::string name() const override {
     return "expected_attention_press:n_future_positions=" + std::to_string(o_.n_future_positions) +
            ",n_sink=" + std::to_string(o_.n_sink) + ",use_covariance=" + (o_.use_covariance ? "true" : "false") +
            ",use_vnorm=" + (o_.use_vnorm ? "true" : "false") + ",epsilon=" + format_number(o_.epsilon);
   }
 
+  void reset() override { stats_ = {}; }
+
   void score(const LayerPrefill& layer, HeadScores& scores) override {
     const auto& c = layer.model.config();
-    const int64_t H = c.n_heads, Hkv = c.n_heads_kv, d = c.head_dim, G = c.group_size(), D = c.n_embd;
+    const int64_t H = c.n_heads, Hkv = c.n_heads_kv, d = c.head_dim, G = c.group_size();
     const int64_t T = layer.n_tokens, n_sink = o_.n_sink;
     const int64_t S = uniform_head_length(layer.cache, layer.layer, "expected_attention_press");
     if (S <= n_sink || T <= n_sink)
@@ -89,30 +155,21 @@ class ExpectedAttentionPress final : public ScorerPress {
            layer.layer, " has ", T, " tokens, ", S, " cache entries)");
     const int64_t N = T - n_sink, n = S - n_sink;
 
-    // Pre-RoPE queries of the non-sink tokens (bias and q_norm applied), [N, H*d].
-    std::vector<float> q((size_t)(N * H * d));
-    layer.model.project_queries(layer.layer, layer.hidden_normed + n_sink * D, N, q.data(), layer.pool);
+    if (stats_.layer != layer.layer || stats_.count != N)
+      fail("press 'expected_attention_press': no query statistics for layer ", layer.layer,
+           " (the prefill must pass its chunks to the press)");
     // kvpress averages the rotation over positions q_len .. q_len + n_future - 1.
     const MeanRotation rot(layer.model.rope(), T, o_.n_future_positions);
 
     std::vector<float> attn((size_t)(H * n));  // softmax over the non-sink keys, per query head
     std::vector<double> mu((size_t)d), sigma((size_t)(d * d)), z((size_t)n);
     std::vector<float> keys_f32((size_t)(n * d)), values_f32;  // one KV head's stored rows, decoded
-    std::vector<float> centered, sigma_f((size_t)(d * d)), key_sigma, cov_f((size_t)(d * d));
+    std::vector<float> sigma_f((size_t)(d * d)), key_sigma;
     const float inv_sqrt_d = 1.0f / std::sqrt((float)d);
     for (int64_t h = 0; h < H; ++h) {
-      // Mean (and biased covariance) of this head's queries.
-      std::fill(mu.begin(), mu.end(), 0.0);
-      for (int64_t t = 0; t < N; ++t)
-        for (int64_t i = 0; i < d; ++i) mu[i] += q[(t * H + h) * d + i];
-      for (auto& m : mu) m /= (double)N;
+      // Mean and biased covariance of this head's queries, from the shifted moments.
+      stats_.moments(h, mu.data(), o_.use_covariance ? sigma.data() : nullptr);
       if (o_.use_covariance) {
-        // Sigma = Xc^T Xc / N with Xc the centred queries; as a matmul of Xc^T [d, N] with itself.
-        centered.resize((size_t)(d * N));
-        for (int64_t t = 0; t < N; ++t)
-          for (int64_t i = 0; i < d; ++i) centered[i * N + t] = (float)(q[(t * H + h) * d + i] - mu[i]);
-        kernels::matmul(f32_matrix(centered.data(), d, N), centered.data(), d, N, cov_f.data(), d, layer.pool);
-        for (int64_t i = 0; i < d * d; ++i) sigma[i] = (double)cov_f[i] / (double)N;
         // Sigma' = R Sigma R^T: rotate every column, then every row.
         for (int64_t col = 0; col < d; ++col) rot.apply(&sigma[col], d);
         for (int64_t row = 0; row < d; ++row) rot.apply(&sigma[row * d], 1);
@@ -164,6 +221,7 @@ class ExpectedAttentionPress final : public ScorerPress {
 
  private:
   Options o_;
+  QueryStats stats_;
 };
 
 template <>

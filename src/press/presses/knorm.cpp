@@ -12,6 +12,7 @@ namespace kvpress {
 class KnormPress final : public ScorerPress {
  public:
   KnormPress() : ScorerPress(0.0) {}
+  ObservationNeeds needs() const override { return {0, false}; }  // the cache only
   std::string name() const override { return "knorm"; }
 
   void score(const LayerPrefill& layer, HeadScores& scores) override {

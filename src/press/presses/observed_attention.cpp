@@ -33,7 +33,7 @@ class ObservedAttentionPress final : public ScorerPress {
         std::fill(seen.begin(), seen.end(), 0);
         const int32_t* pos = layer.cache.positions(layer.layer, h / G);
         for (int64_t t = 0; t < T; ++t) {
-          attention_probs(layer.queries + (t * H + h) * d, layer.positions[t], layer.cache, layer.layer, h / G,
+          attention_probs(layer.query(t) + h * d, layer.positions[t], layer.cache, layer.layer, h / G,
                           probs.data());
           for (int64_t j = 0; j < S; ++j) {
             sum[j] += probs[j];

@@ -21,6 +21,7 @@ constexpr uint64_t kUnseededStart = 42;
 class RandomPress final : public ScorerPress {
  public:
   explicit RandomPress(std::optional<uint64_t> seed) : ScorerPress(0.0), seed_(seed), rng_(kUnseededStart) {}
+  ObservationNeeds needs() const override { return {0, false}; }  // the cache only
   std::string name() const override { return seed_ ? "random:seed=" + std::to_string(*seed_) : "random"; }
   void reset() override { rng_.seed(kUnseededStart); }
 

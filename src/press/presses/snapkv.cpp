@@ -16,6 +16,8 @@ class SnapKvPress final : public ScorerPress {
     return "snapkv:window_size=" + std::to_string(window_size_) + ",kernel_size=" + std::to_string(kernel_size_);
   }
 
+  ObservationNeeds needs() const override { return {window_size_, false}; }
+
   void score(const LayerPrefill& layer, HeadScores& scores) override {
     const auto& c = layer.model.config();
     const int64_t w = window_size_;

@@ -12,6 +12,7 @@ namespace kvpress {
 class StreamingLlmPress final : public ScorerPress {
  public:
   explicit StreamingLlmPress(int64_t n_sink) : ScorerPress(0.0), n_sink_(n_sink) {}
+  ObservationNeeds needs() const override { return {0, false}; }  // the cache only
   std::string name() const override { return "streaming_llm:n_sink=" + std::to_string(n_sink_); }
 
   void score(const LayerPrefill& layer, HeadScores& scores) override {

@@ -10,6 +10,7 @@ namespace kvpress {
 class TovaPress final : public ScorerPress {
  public:
   TovaPress() : ScorerPress(0.0) {}
+  ObservationNeeds needs() const override { return {1, false}; }
   std::string name() const override { return "tova"; }
 
   void score(const LayerPrefill& layer, HeadScores& scores) override {

@@ -1,0 +1,34 @@
+// A prefill with a press: the one place that wires a press into Model::forward (what the pass
+// keeps for it, its chunk observation, compression after each layer, the time spent in it).
+#pragma once
+#include "model/model.h"
+
+namespace kvpress {
+
+class Press;
+
+class PressPrefill {
+ public:
+  // `press` may be null (no compression; the callbacks still run).
+  explicit PressPrefill(Press* press);
+  PressPrefill(const PressPrefill&) = delete;
+  PressPrefill& operator=(const PressPrefill&) = delete;
+
+  LayerObserver before_compress;  // optional: sees each layer's full cache first (tests snapshot it)
+  LayerObserver compress;         // optional: replaces press->compress (inspect records the scores)
+  LayerObserver after_compress;   // optional: progress reports
+  ObservationNeeds extra_needs{0, false};  // what the callbacks read besides the press
+
+  // Sets fwd's observers and needs (calls press->reset()); this object must outlive the forward call.
+  void attach(ForwardOptions& fwd);
+  // Milliseconds inside the press (chunk observation and compression) since attach.
+  double press_ms() const { return press_ms_; }
+
+ private:
+  Press* press_;
+  LayerObserver layer_observer_;
+  ChunkObserver chunk_observer_;
+  double press_ms_ = 0;
+};
+
+}  // namespace kvpress
