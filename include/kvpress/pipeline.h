@@ -21,6 +21,7 @@ struct AnswerOptions {
   bool query_aware = false;                    // the press sees the question (appended to the context)
   bool use_chat_template = true;               // when the model has one
   KvTypes kv_types;                            // storage of the cache's keys and values (default f16)
+  int64_t prefill_chunk = 0;                   // > 0: chunked prefill, compressed after every chunk of this many tokens
   PrefillProgressFn on_prefill_progress;       // optional, after every layer of each context prefill
 };
 
@@ -33,6 +34,8 @@ struct AnswerStats {
   double compression_ms = 0;    // time inside the press
   double decode_ms = 0;         // questions and generation, all questions
   int64_t generated_tokens = 0;
+  int64_t peak_kv_entries_per_head = 0;  // most entries any head held at any time (prefill and questions)
+  int64_t kv_bytes_peak = 0;             // most bytes the cache held at any time
 };
 
 struct AnswerResult {

@@ -67,7 +67,15 @@ void KvCache::append(int64_t layer, int64_t n_tokens, const float* k, const floa
                             head_dim_);
     }
     s.positions.insert(s.positions.end(), positions, positions + n_tokens);
+    peak_entries_per_head_ = std::max(peak_entries_per_head_, (int64_t)s.positions.size());
   }
+  peak_bytes_ = std::max(peak_bytes_, bytes());
+}
+
+void KvCache::reset_peaks() {
+  peak_entries_per_head_ = 0;
+  for (const auto& s : heads_) peak_entries_per_head_ = std::max(peak_entries_per_head_, (int64_t)s.positions.size());
+  peak_bytes_ = bytes();
 }
 
 void KvCache::write_keys(int64_t layer, int64_t head, int64_t begin, int64_t n, const float* rows) {

@@ -68,6 +68,12 @@ class KvCache {
   int64_t entry_bytes() const { return key_row_bytes_ + value_row_bytes_; }
   int64_t total_entries() const;
 
+  // High-water marks since construction or reset_peaks(), taken after every append: the most
+  // entries any one head held, and the most bytes() the whole cache held.
+  int64_t peak_entries_per_head() const { return peak_entries_per_head_; }
+  int64_t peak_bytes() const { return peak_bytes_; }
+  void reset_peaks();
+
  private:
   struct HeadStore {
     std::vector<uint8_t> keys;    // [length, key_row_bytes]
@@ -82,6 +88,7 @@ class KvCache {
   GgmlType key_type_, value_type_;
   int64_t key_row_bytes_, value_row_bytes_;
   std::vector<HeadStore> heads_;  // [n_layers * n_heads_kv]
+  int64_t peak_entries_per_head_ = 0, peak_bytes_ = 0;
 };
 
 }  // namespace kvpress

@@ -117,6 +117,7 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, std::span<con
   const AttentionShape shape{c.n_heads, c.n_heads_kv, c.head_dim};
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const auto& lw = weights_.layers[l];
+    const int64_t held_before = cache.length(l, 0);
     cache.reserve(l, T);
     // Chunk by chunk: Q, K, V, the chunk's K/V appended, then its attention (causal, so a chunk
     // never needs later keys), output projection and feed-forward.
@@ -153,8 +154,9 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, std::span<con
     }
     // A press sees the layer once all queries have attended over the uncompressed context.
     if (options.observer)
-      (*options.observer)(LayerPrefill{*this, l, T, keep_hidden ? xn.data() : nullptr, q_kept.data(), R,
-                                       positions.data(), cache, pool});
+      (*options.observer)(LayerPrefill{*this, l, T, std::max<int64_t>(0, options.context_before - held_before),
+                                       keep_hidden ? xn.data() : nullptr, q_kept.data(), R, positions.data(), cache,
+                                       pool});
   }
 
   if (options.logits == LogitsMode::None) return {};

@@ -35,6 +35,8 @@ struct LayerPrefill {
   const Model& model;
   int64_t layer;
   int64_t n_tokens;                 // T, tokens of this forward pass
+  int64_t evicted;                  // context tokens before this pass that compression removed from the
+                                    // layer's (first) head: 0 unless the prefill is chunked
   const float* hidden_normed;       // [T, n_embd] attention input (after attn_norm); null unless needed
   const float* queries;             // [n_query_rows, n_heads * head_dim] of the last tokens, post RoPE
   int64_t n_query_rows;             // min(T, needs.query_rows)
@@ -68,6 +70,7 @@ struct ForwardOptions {
   const LayerObserver* observer = nullptr;         // called after each layer (prefill presses)
   const ChunkObserver* chunk_observer = nullptr;   // called after each chunk's attention
   ObservationNeeds needs;                          // what `observer` reads of the pass
+  int64_t context_before = 0;  // context tokens read by earlier passes of a chunked prefill
 };
 
 class Model {

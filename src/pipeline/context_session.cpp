@@ -10,12 +10,11 @@
 #include "pipeline/finite_check.h"
 #include "press/press.h"
 #include "press/press_prefill.h"
+#include "pipeline/prefill.h"
 
 namespace kvpress {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 void log_softmax(float* row, int64_t n) {
   float max_v = row[0];
@@ -31,25 +30,16 @@ void log_softmax(float* row, int64_t n) {
 ContextSession::ContextSession(const Model& model, ThreadPool& pool, const KvTypes& kv_types)
     : model_(model), pool_(pool), cache_(model.make_cache(kv_types)) {}
 
-void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress) {
+void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress,
+                             int64_t chunk_tokens) {
   if (n_context_ != 0) fail("ContextSession::prefill called twice");
   if (context_ids.empty()) fail("the context is empty");
   n_context_ = (int64_t)context_ids.size();
-  std::vector<int32_t> positions(context_ids.size());
-  std::iota(positions.begin(), positions.end(), 0);
-  const auto t0 = Clock::now();
   PressPrefill with_press(press);
-  if (on_progress)
-    with_press.after_compress = [&](const LayerPrefill& layer) {
-      on_progress({n_context_, layer.layer + 1, model_.config().n_layers, ms_since(t0)});
-    };
-  ForwardOptions fwd;
-  fwd.logits = LogitsMode::None;
-  with_press.attach(fwd);
-  model_.forward(context_ids, positions, cache_, pool_, fwd);
-  prefill_ms_ = ms_since(t0) - with_press.press_ms();
-  compression_ms_ = with_press.press_ms();
-  question_start_ = (press && press->rerotates_keys()) ? (int32_t)cache_.length(0, 0) : (int32_t)n_context_;
+  const PrefillOutcome run = prefill_context(model_, cache_, pool_, context_ids, with_press, on_progress, chunk_tokens);
+  prefill_ms_ = run.ms - run.press_ms;
+  compression_ms_ = run.press_ms;
+  question_start_ = run.next_position;
   snapshot_ = cache_.lengths();
 }
 

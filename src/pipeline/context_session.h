@@ -21,7 +21,9 @@ class ContextSession {
 
   // Runs the context (positions 0..n-1) through the model with `press` (may be null) compressing
   // every layer. Must be called once, first. `on_progress` (optional) is told after every layer.
-  void prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress = {});
+  // chunk_tokens > 0: chunked prefill (see prefill_context).
+  void prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress = {},
+               int64_t chunk_tokens = 0);
 
   // Feeds the question at the question start position and generates; the cache is then truncated
   // back to its state after prefill.

@@ -2,6 +2,7 @@
 // the cache restored between questions (kvpress's KVPressTextGenerationPipeline, spec §3).
 #include "kvpress/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/error.h"
@@ -43,7 +44,7 @@ AnswerResult answer(const Model& model, const std::string& context, const std::v
                                 "(max_context_length truncates it)");
 
     ContextSession session(model, pool, options.kv_types);
-    session.prefill(ids, press, options.on_prefill_progress);
+    session.prefill(ids, press, options.on_prefill_progress, options.prefill_chunk);
     auto& s = result.stats;
     s.prefill_ms += session.prefill_ms();
     s.compression_ms += session.compression_ms();
@@ -62,6 +63,8 @@ AnswerResult answer(const Model& model, const std::string& context, const std::v
       result.answers.push_back(model.tokenizer().decode(generated.tokens, true));
       result.answer_ids.push_back(generated.tokens);
     }
+    s.peak_kv_entries_per_head = std::max(s.peak_kv_entries_per_head, session.cache().peak_entries_per_head());
+    s.kv_bytes_peak = std::max(s.kv_bytes_peak, session.cache().peak_bytes());
   }
   return result;
 }

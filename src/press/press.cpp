@@ -43,11 +43,15 @@ void ScorerPress::compress(const LayerPrefill& layer) {
   keep_top(layer, scores);
 }
 
+int64_t ScorerPress::kept_entries(const LayerPrefill& layer, int64_t n_entries) const {
+  return std::min(n_entries, kept_count(n_entries + layer.evicted, compression_ratio_));
+}
+
 void ScorerPress::keep_top(const LayerPrefill& layer, const HeadScores& scores) const {
   const int64_t n_heads_kv = layer.cache.n_heads_kv();
   KV_CHECK(scores.n_heads_kv == n_heads_kv);
   for (int64_t h = 0; h < n_heads_kv; ++h) KV_CHECK(layer.cache.length(layer.layer, h) == scores.n_tokens);
-  const int64_t n_kept = kept_count(scores.n_tokens, compression_ratio_);
+  const int64_t n_kept = kept_entries(layer, scores.n_tokens);
   for (int64_t h = 0; h < n_heads_kv; ++h) {
     const std::vector<int64_t> kept = top_indices(scores.head(h), scores.n_tokens, n_kept);
     layer.cache.keep(layer.layer, h, kept);

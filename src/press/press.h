@@ -62,8 +62,11 @@ class ScorerPress : public Press {
   void compress(const LayerPrefill& layer) override;
   // Fills scores for every KV head and context position of layer.layer.
   virtual void score(const LayerPrefill& layer, HeadScores& scores) = 0;
-  // The selection step of compress(): keeps the n_kept best-scored entries of every head.
+  // The selection step of compress(): keeps the kept_entries best-scored entries of every head.
   void keep_top(const LayerPrefill& layer, const HeadScores& scores) const;
+  // Entries a head of n_entries keeps: n_kept (spec §0) of the entries it would hold had earlier
+  // chunks of a chunked prefill not been compressed (n_entries + layer.evicted), at most n_entries.
+  int64_t kept_entries(const LayerPrefill& layer, int64_t n_entries) const;
 
  private:
   double compression_ratio_;

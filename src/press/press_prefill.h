@@ -23,6 +23,7 @@ class PressPrefill {
   void attach(ForwardOptions& fwd);
   // Milliseconds inside the press (chunk observation and compression) since attach.
   double press_ms() const { return press_ms_; }
+  Press* press() const { return press_; }
 
  private:
   Press* press_;

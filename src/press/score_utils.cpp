@@ -53,7 +53,8 @@ int64_t uniform_head_length(const KvCache& cache, int64_t layer, const std::stri
   for (int64_t h = 1; h < cache.n_heads_kv(); ++h)
     if (cache.length(layer, h) != n)
       fail("press '", press, "' needs every KV head of layer ", layer, " to hold the same number of entries (head 0: ",
-           n, ", head ", h, ": ", cache.length(layer, h), "); it cannot follow a head-wise press");
+           n, ", head ", h, ": ", cache.length(layer, h),
+           "): it cannot follow a head-wise press such as adakv, nor run in a chunked prefill after one");
   return n;
 }
 

@@ -56,6 +56,14 @@ void add_kv_type_options(CLI::App* cmd, KvTypeArgs& args) {
   cmd->add_option("--kv-type-v", args.v, "storage type of the values (overrides --kv-type), as llama.cpp's -ctv");
 }
 
+void add_prefill_chunk_option(CLI::App* cmd, int64_t& chunk) {
+  cmd->add_option("--prefill-chunk", chunk,
+                  "read the context N tokens at a time, compressing the cache after each chunk, so memory stays "
+                  "bounded (0 = the whole context at once; docs/kv-cache.md)")
+      ->check(at_least(0))
+      ->capture_default_str();
+}
+
 CLI::Validator at_least(int64_t min) {
   return CLI::Validator(
       [min](std::string& text) -> std::string {

@@ -16,6 +16,8 @@ struct KvTypeArgs {
   KvTypes resolve() const;  // throws Error naming an unknown type
 };
 void add_kv_type_options(CLI::App* cmd, KvTypeArgs& args);
+// --prefill-chunk N: chunked prefill, the context compressed after every N tokens (0 = whole context).
+void add_prefill_chunk_option(CLI::App* cmd, int64_t& chunk);
 
 // Check of a whole-number option: a value below `min` fails with a short message naming the bound
 // (CLI11's NonNegativeNumber prints the type's whole range). Values past int64 are left to CLI11.

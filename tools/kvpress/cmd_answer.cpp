@@ -20,7 +20,7 @@ void add_answer_command(CLI::App& app, Action& action) {
     std::string model, context_file, answer_prefix, press = "none";
     std::vector<std::string> questions;
     double ratio = 0.0;
-    int64_t max_new_tokens = 50, max_context_length = 0;
+    int64_t max_new_tokens = 50, max_context_length = 0, prefill_chunk = 0;
     bool query_aware = false, json = false, no_chat_template = false;
     int threads = default_threads();
     KvTypeArgs kv;
@@ -41,6 +41,7 @@ void add_answer_command(CLI::App& app, Action& action) {
   cmd->add_option("--max-context-length", args->max_context_length, "truncate the context to N tokens (0 = no limit)")
       ->check(at_least(0))->capture_default_str();
   cmd->add_flag("--query-aware", args->query_aware, "let the press see the question (appended to the context)");
+  add_prefill_chunk_option(cmd, args->prefill_chunk);
   cmd->add_flag("--no-chat-template", args->no_chat_template, "do not use the model's chat template");
   cmd->add_flag("--json", args->json, "print a JSON object with answers, sizes and timings");
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
@@ -69,6 +70,7 @@ void add_answer_command(CLI::App& app, Action& action) {
       opts.query_aware = args->query_aware;
       opts.use_chat_template = !args->no_chat_template;
       opts.kv_types = kv_types;
+      opts.prefill_chunk = args->prefill_chunk;
       opts.on_prefill_progress = meter.callback();
       const auto result = answer(*model, context, args->questions, press.get(), opts, pool);
       for (const auto& w : result.warnings) std::fprintf(stderr, "kvpress: warning: %s\n", w.c_str());
@@ -86,6 +88,9 @@ void add_answer_command(CLI::App& app, Action& action) {
           {"context_tokens", s.context_tokens},
           {"kv_bytes_full", s.kv_bytes_full},
           {"kv_bytes", s.kv_bytes},
+          {"kv_bytes_peak", s.kv_bytes_peak},
+          {"peak_kv_entries_per_head", s.peak_kv_entries_per_head},
+          {"prefill_chunk", args->prefill_chunk},
           {"prefill_ms", s.prefill_ms},
           {"compression_ms", s.compression_ms},
           {"decode_ms", s.decode_ms},

@@ -117,6 +117,7 @@ void add_bench_command(CLI::App& app, Action& action) {
     std::string synthetic_from;
     bool synthetic = false;
     uint64_t seed = 1;
+    int64_t prefill_chunk = 0;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("bench", "Measure speed and memory: llama-bench's tests, or the figure of decode "
@@ -149,6 +150,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--spin-us", args->spin_us, "microseconds idle workers poll before sleeping (0 on busy machines)")
       ->check(CLI::Range(0, 1000000))->capture_default_str();
   cmd->add_option("--seed", args->seed, "seed of the random tokens")->capture_default_str();
+  add_prefill_chunk_option(cmd, args->prefill_chunk);
   cmd->callback([&action, args] {
     action = [args] {
       // Everything is validated before the model loads.
@@ -196,6 +198,7 @@ void add_bench_command(CLI::App& app, Action& action) {
           s.ratio = ratio;
           s.repetitions = reps;
           s.seed = args->seed;
+          s.prefill_chunk = args->prefill_chunk;
           if (figure) {
             for (int64_t n : lengths) {
               s.n_depth = n, s.n_gen = args->decode_tokens, s.synthetic = n >= synthetic_from, s.one_context = true;

@@ -67,6 +67,7 @@ void add_eval_command(CLI::App& app, Action& action) {
     int64_t max_context_length = 0, max_new_tokens = 0;
     bool query_aware = false, no_chat_template = false, no_fidelity = false, resume = false, quiet = false;
     int threads = default_threads();
+    int64_t prefill_chunk = 0;
     KvTypeArgs kv;
   };
   auto args = std::make_shared<Args>();
@@ -94,6 +95,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "no progress bar on stderr");
   add_kv_type_options(cmd, args->kv);
+  add_prefill_chunk_option(cmd, args->prefill_chunk);
   cmd->add_option("--out", args->out, "output folder (with --report: where the merged files go)");
   cmd->add_flag("--resume", args->resume, "continue the run in --out, skipping finished items");
   cmd->add_option("--report", args->report, "merge the metrics.json of these result folders into one leaderboard");
@@ -124,6 +126,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       c.out_dir = args->out;
       c.resume = args->resume;
       c.kv_types = args->kv.resolve();
+      c.prefill_chunk = args->prefill_chunk;
       eval::plan_runs(c);  // bad presses or ratios fail before the model loads
 
       auto model = Model::load(c.model_path);

@@ -14,6 +14,7 @@
 #include "eval/eval_config.h"
 #include "eval/text_utils.h"
 #include "prefill_meter.h"
+#include "pipeline/prefill.h"
 #include "press/press_prefill.h"
 #include "press/press_registry.h"
 #include "runtime/thread_pool.h"
@@ -56,12 +57,9 @@ void add_inspect_command(CLI::App& app, Action& action) {
                                              : model->tokenizer().encode(read_file(args->text_file), true, false);
       ThreadPool pool(args->threads);
       KvCache cache = model->make_cache(kv_types);
-      std::vector<int32_t> positions(ids.size());
-      std::iota(positions.begin(), positions.end(), 0);
       std::vector<nlohmann::json> layer_scores((size_t)model->config().n_layers);
       PrefillMeter meter = stderr_meter(args->progress.mode());
       const PrefillProgressFn on_progress = meter.callback();
-      const auto t0 = std::chrono::steady_clock::now();
       PressPrefill with_press(press.get());
       with_press.compress = [&](const LayerPrefill& layer) {
         auto* scorer = dynamic_cast<ScorerPress*>(press.get());
@@ -77,14 +75,7 @@ void add_inspect_command(CLI::App& app, Action& action) {
           press->compress(layer);
         }
       };
-      with_press.after_compress = [&](const LayerPrefill& layer) {
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (on_progress) on_progress({layer.n_tokens, layer.layer + 1, model->config().n_layers, ms});
-      };
-      ForwardOptions fwd;
-      fwd.logits = LogitsMode::None;
-      with_press.attach(fwd);
-      model->forward(ids, positions, cache, pool, fwd);
+      prefill_context(*model, cache, pool, ids, with_press, on_progress);
 
       nlohmann::json layers = nlohmann::json::array();
       std::vector<std::vector<std::vector<int32_t>>> kept;

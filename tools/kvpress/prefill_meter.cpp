@@ -16,13 +16,14 @@ void add_progress_options(CLI::App* cmd, ProgressArgs& args) {
 
 std::string prefill_line(const PrefillProgress& p) {
   const double s = p.elapsed_ms / 1000.0;
-  const double frac = p.n_layers > 0 ? (double)p.layers_done / (double)p.n_layers : 1.0;
+  const double frac = p.fraction();
   const double tok_s = s > 0 ? (double)p.n_tokens * frac / s : 0.0;
-  std::string line = "prefill " + std::to_string(p.n_tokens) + " tokens: " + std::to_string(p.layers_done) + "/" +
-                     std::to_string(p.n_layers) + " layers, " + std::to_string((long long)tok_s) + " tok/s, elapsed " +
-                     eval::format_duration(s);
-  if (p.layers_done >= p.n_layers) return line + ", done";
-  return line + ", ETA " + (p.layers_done > 0 ? eval::format_duration(s / frac - s) : std::string("--:--"));
+  std::string line = "prefill " + std::to_string(p.n_tokens) + " tokens: ";
+  if (p.pass_end > 0) line += "chunk " + std::to_string(p.pass_begin) + "-" + std::to_string(p.pass_end) + ", ";
+  line += std::to_string(p.layers_done) + "/" + std::to_string(p.n_layers) + " layers, " +
+          std::to_string((long long)tok_s) + " tok/s, elapsed " + eval::format_duration(s);
+  if (p.done()) return line + ", done";
+  return line + ", ETA " + (frac > 0 ? eval::format_duration(s / frac - s) : std::string("--:--"));
 }
 
 PrefillProgressFn PrefillMeter::callback() {
@@ -31,8 +32,8 @@ PrefillProgressFn PrefillMeter::callback() {
 }
 
 void PrefillMeter::update(const PrefillProgress& p) {
-  if (p.layers_done <= 1) shown_ = false, last_ms_ = -1;  // a new pass
-  const bool last = p.layers_done >= p.n_layers;
+  if (p.layers_done <= 1 && p.pass_begin == 0) shown_ = false, last_ms_ = -1;  // a new prefill
+  const bool last = p.done();
   const double since_ms = p.elapsed_ms - last_ms_;
   bool print = false;
   if (mode_ == ProgressMode::Always) print = tty_ || last || last_ms_ < 0 || since_ms >= 1000;

@@ -34,7 +34,7 @@ class AdaKvPress final : public Press {
     scorer_->score(layer, scores);
     const int64_t Hkv = scores.n_heads_kv, S = scores.n_tokens;
     KV_CHECK(Hkv == layer.cache.n_heads_kv());
-    const int64_t n_kept = kept_count(S, compression_ratio());
+    const int64_t n_kept = scorer_->kept_entries(layer, S);
     const int64_t n_safe = (int64_t)((double)n_kept * alpha_safeguard_);
     // Safeguard: each head's n_safe best entries get the largest finite score.
     for (int64_t h = 0; h < Hkv; ++h)

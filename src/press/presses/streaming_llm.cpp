@@ -23,7 +23,7 @@ class StreamingLlmPress final : public ScorerPress {
     scores.resize(layer.cache.n_heads_kv(), S);
     // Ones everywhere except n_pruned zeros right after the sinks: exactly n_kept ones remain, so
     // the kept set is the sinks plus the most recent tokens.
-    const int64_t n_pruned = S - kept_count(S, compression_ratio());
+    const int64_t n_pruned = S - kept_entries(layer, S);
     const int64_t end = std::min(S, n_sink_ + n_pruned);
     for (int64_t h = 0; h < scores.n_heads_kv; ++h) {
       float* s = scores.head(h);

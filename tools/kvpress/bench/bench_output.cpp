@@ -96,6 +96,7 @@ nlohmann::ordered_json row_json(const BenchRow& row, const BenchSetup& setup) {
     j["context_prefill_ts"] = s.synthetic || r.context_s <= 0 ? nlohmann::ordered_json(nullptr)
                                                               : nlohmann::ordered_json((double)s.n_depth / r.context_s);
     j["press_ms"] = r.press_ms;
+    if (s.prefill_chunk > 0) j["prefill_chunk"] = s.prefill_chunk;
   }
   if (is_decode(s)) {
     const double bytes = decode_bytes_per_token(row, setup);

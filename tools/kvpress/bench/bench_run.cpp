@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "pipeline/sampler.h"
 #include "press/press.h"
+#include "pipeline/prefill.h"
 #include "press/press_prefill.h"
 #include "press/press_registry.h"
 #include "runtime/thread_pool.h"
@@ -97,13 +98,8 @@ RowResult run_row(const Model& model, ThreadPool& pool, const RowSpec& spec) {
     if (spec.synthetic) {
       if (spec.n_depth > 0) fill_synthetic(cache, spec.n_depth, press ? spec.ratio : 0.0, spec.seed + rep);
     } else if (spec.n_depth > 0) {
-      std::vector<int32_t> positions(depth_ids.size());
-      std::iota(positions.begin(), positions.end(), 0);
       PressPrefill with_press(press.get());
-      ForwardOptions fwd;
-      with_press.attach(fwd);
-      context_logits = model.forward(depth_ids, positions, cache, pool, fwd);
-      press_s = with_press.press_ms() / 1000.0;
+      press_s = prefill_context(model, cache, pool, depth_ids, with_press, {}, spec.prefill_chunk).press_ms / 1000.0;
     }
     result.context_s += seconds_since(t_context) / n_contexts;
     result.press_ms += press_s * 1000.0 / n_contexts;

@@ -27,6 +27,7 @@ struct RowSpec {
   bool one_context = false;  // prefill the context once and repeat only the test on it (the cache is
                              // truncated back between repetitions); else every repetition starts afresh
   uint64_t seed = 1;
+  int64_t prefill_chunk = 0;  // > 0: the context prefilled in chunks, compressed after each
 };
 
 struct RowResult {

@@ -123,6 +123,7 @@ nlohmann::json config_to_json(const EvalConfig& c) {
       {"presses", c.presses},
       {"compression_ratios", c.ratios},
   };
+  if (c.prefill_chunk > 0) j["prefill_chunk"] = c.prefill_chunk;  // absent = whole-context prefill (older runs)
   return j;
 }
 
@@ -130,7 +131,7 @@ void check_resume_compatible(const nlohmann::json& previous, const nlohmann::jso
   // The model is matched by file name and size, so a moved file still resumes.
   static const char* kKeys[] = {"model_file", "model_bytes", "dataset", "samples", "seed", "split", "query_aware",
                                 "max_context_length", "max_new_tokens", "chat_template", "fidelity",
-                                "kv_type_k", "kv_type_v"};
+                                "kv_type_k", "kv_type_v", "prefill_chunk"};
   std::string diffs;
   for (const char* key : kKeys) {
     const nlohmann::json before = previous.contains(key) ? previous[key] : nlohmann::json(nullptr);

@@ -34,6 +34,7 @@ struct EvalConfig {
   std::filesystem::path out_dir;
   bool resume = false;
   KvTypes kv_types;                        // storage of every cache of the run
+  int64_t prefill_chunk = 0;               // > 0: compressed runs prefill in chunks of this many tokens
 };
 
 // One (press, ratio) the runner evaluates. The baseline is {"no_press", 0}.

@@ -259,7 +259,7 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool
         if (run->is_baseline()) continue;
         auto press = make_press(run->press, run->ratio);
         ContextSession s(model, pool, config.kv_types);
-        s.prefill(ctx, press.get());
+        s.prefill(ctx, press.get(), {}, config.prefill_chunk);
         for (size_t k = 0; k < u.records.size(); ++k) {
           const std::string key = item_key((int64_t)u.records[k], run->press, run->ratio);
           if (done.count(key)) continue;
