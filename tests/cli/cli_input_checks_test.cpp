@@ -100,6 +100,28 @@ TEST_F(CliInputs, AnswerWithoutQuestionSaysItContinuesTheContext) {
   EXPECT_NE(r.err.find("no --question"), std::string::npos) << r.err;
 }
 
+// --prefill-chunk bounds what any head holds: (1 - r) * T + N, plus the question and answer tokens.
+TEST_F(CliInputs, ChunkedPrefillBoundsPeakEntries) {
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "Line " + std::to_string(i) + ": the grass is green and the sky is blue. ";
+  std::ofstream(dir_ / "long.txt") << text;
+  const std::string base = "answer --model " + shipped_model() + " --context-file " + dir_ / "long.txt" +
+                           " --question 'What colour is the sky?' --max-new-tokens 3 --press knorm "
+                           "--compression-ratio 0.5 --json";
+  const CliRun whole = run_cli(base), chunked = run_cli(base + " --prefill-chunk 64");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  ASSERT_EQ(chunked.exit_code, 0) << chunked.err;
+  const auto w = nlohmann::json::parse(whole.out), c = nlohmann::json::parse(chunked.out);
+  const int64_t T = c["context_tokens"];
+  ASSERT_GT(T, 400);
+  EXPECT_EQ(c["prefill_chunk"], 64);
+  EXPECT_EQ(w["peak_kv_entries_per_head"], T);  // a whole prefill holds one full layer
+  EXPECT_LE(c["peak_kv_entries_per_head"].get<int64_t>(), T / 2 + 64 + 30) << chunked.out;
+  EXPECT_EQ(c["kv_bytes"], w["kv_bytes"]);  // the same number of entries is kept in the end
+  EXPECT_LT(c["kv_bytes_peak"].get<int64_t>(), w["kv_bytes_peak"].get<int64_t>());
+  expect_one_line_error(base + " --prefill-chunk -5", "--prefill-chunk");
+}
+
 TEST_F(CliInputs, PaperNamesAreAliases) {
   const CliRun r = run_cli("presses");
   ASSERT_EQ(r.exit_code, 0);
