@@ -1,18 +1,18 @@
-// Public API: compress a context once, answer one or many questions on that cache (kvpress §3).
+// Public API: kvpress's pipeline in one call: compress a context once, answer one or many questions
+// on that cache (spec §3). Written on Session; see session.h for the steps one by one.
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "kvpress/engine.h"
 #include "kvpress/kv_type.h"
+#include "kvpress/press.h"
 #include "kvpress/progress.h"
+#include "kvpress/session.h"
 
 namespace kvpress {
-
-class Model;
-class Press;
-class ThreadPool;
 
 struct AnswerOptions {
   std::string answer_prefix;                   // appended after the chat template's assistant header
@@ -45,10 +45,12 @@ struct AnswerResult {
   std::vector<std::string> warnings;  // truncation, a context longer than the model's context_length
 };
 
-// `press` may be null (no compression). Questions never reach the press unless options.query_aware.
-// With query_aware, each question gets its own compressed context (as kvpress's evaluation does).
-// Throws Error when the model computes non-finite logits, naming the first bad tensor or layer.
-AnswerResult answer(const Model& model, const std::string& context, const std::vector<std::string>& questions,
-                    Press* press, const AnswerOptions& options, ThreadPool& pool);
+// Greedy answers as kvpress's pipeline gives them (it never stops on the first generated token).
+// No questions: one answer continuing the context. Questions never reach the press unless
+// options.query_aware; then each question gets its own compressed context (as kvpress's evaluation does).
+// Throws Error for bad options, or when the model computes non-finite logits, naming the first bad
+// tensor or layer.
+AnswerResult answer(const Engine& engine, const std::string& context, const std::vector<std::string>& questions,
+                    const PressConfig& press, const AnswerOptions& options = {});
 
 }  // namespace kvpress

@@ -6,14 +6,9 @@
 #include <type_traits>
 #include <utility>
 
-namespace kvpress {
+#include "kvpress/error.h"  // Error: thrown through the public API too
 
-// Every failure caused by input (files, options, text) is reported as an Error whose message
-// is one line naming the item and what was expected versus found.
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
-};
+namespace kvpress {
 
 inline std::string to_message_piece(const std::string& s) { return s; }
 inline std::string to_message_piece(const char* s) { return s; }

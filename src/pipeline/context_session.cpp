@@ -31,11 +31,20 @@ ContextSession::ContextSession(const Model& model, ThreadPool& pool, const KvTyp
     : model_(model), pool_(pool), cache_(model.make_cache(kv_types)) {}
 
 void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress,
-                             int64_t chunk_tokens) {
+                             int64_t chunk_tokens, bool record_scores) {
   if (n_context_ != 0) fail("ContextSession::prefill called twice");
   if (context_ids.empty()) fail("the context is empty");
   n_context_ = (int64_t)context_ids.size();
   PressPrefill with_press(press);
+  auto* scorer = record_scores ? dynamic_cast<ScorerPress*>(press) : nullptr;
+  scores_.assign((size_t)model_.config().n_layers, HeadScores{});
+  if (scorer)
+    with_press.compress = [&](const LayerPrefill& layer) {
+      // Score once, record, then select: the recorded scores are exactly the ones used.
+      HeadScores& s = scores_[(size_t)layer.layer];
+      scorer->score(layer, s);
+      if (scorer->compression_ratio() > 0) scorer->keep_top(layer, s);
+    };
   const PrefillOutcome run = prefill_context(model_, cache_, pool_, context_ids, with_press, on_progress, chunk_tokens);
   prefill_ms_ = run.ms - run.press_ms;
   compression_ms_ = run.press_ms;

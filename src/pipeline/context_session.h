@@ -8,11 +8,11 @@
 
 #include "cache/kv_cache.h"
 #include "pipeline/generator.h"
+#include "press/press.h"
 
 namespace kvpress {
 
 class Model;
-class Press;
 class ThreadPool;
 
 class ContextSession {
@@ -21,9 +21,10 @@ class ContextSession {
 
   // Runs the context (positions 0..n-1) through the model with `press` (may be null) compressing
   // every layer. Must be called once, first. `on_progress` (optional) is told after every layer.
-  // chunk_tokens > 0: chunked prefill (see prefill_context).
+  // chunk_tokens > 0: chunked prefill (see prefill_context). record_scores: a scorer press's scores of
+  // every layer are kept (scores()), exactly the ones used (with chunks: those of the last pass).
   void prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress = {},
-               int64_t chunk_tokens = 0);
+               int64_t chunk_tokens = 0, bool record_scores = false);
 
   // Feeds the question at the question start position and generates; the cache is then truncated
   // back to its state after prefill.
@@ -40,6 +41,8 @@ class ContextSession {
   int32_t question_start() const { return question_start_; }
   double prefill_ms() const { return prefill_ms_; }          // compression excluded
   double compression_ms() const { return compression_ms_; }
+  // Per layer, the scores recorded by prefill(record_scores = true); empty entries otherwise.
+  const std::vector<HeadScores>& scores() const { return scores_; }
 
  private:
   const Model& model_;
@@ -49,6 +52,7 @@ class ContextSession {
   int32_t question_start_ = 0;
   double prefill_ms_ = 0, compression_ms_ = 0;
   std::vector<int64_t> snapshot_;
+  std::vector<HeadScores> scores_;
 };
 
 }  // namespace kvpress

@@ -23,6 +23,12 @@ ChatTemplate template_of(const Model& model, bool use_chat_template) {
 
 }  // namespace
 
+std::vector<int32_t> chat_prompt_ids(const Model& model, const std::string& text) {
+  const auto tmpl = template_of(model, true);
+  if (tmpl.kind() == ChatTemplate::Kind::None) fail(model.file().path(), ": the model has no chat template");
+  return model.tokenizer().encode(tmpl.apply({{"user", text}}, true), false, true);
+}
+
 bool has_chat_template(const Model& model) { return template_of(model, true).kind() != ChatTemplate::Kind::None; }
 
 PromptParts split_prompt(const Model& model, const std::string& context, bool use_chat_template) {

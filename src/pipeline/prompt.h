@@ -13,6 +13,10 @@ struct PromptParts {
   std::string suffix;   // end of the user turn + assistant header (or "\n" without a template)
 };
 
+// `text` as one user turn of the model's chat template plus the assistant header, tokenized with
+// special-token text parsed. Throws Error naming the model file when it has no chat template.
+std::vector<int32_t> chat_prompt_ids(const Model& model, const std::string& text);
+
 // Whether the model's chat template is one kvpress can apply (otherwise prompts are plain text).
 bool has_chat_template(const Model& model);
 

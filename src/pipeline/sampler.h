@@ -4,16 +4,9 @@
 #include <random>
 #include <span>
 
+#include "kvpress/sampling.h"
+
 namespace kvpress {
-
-struct SamplingOptions {
-  float temperature = 0.0f;  // 0 = greedy (argmax)
-  int32_t top_k = 0;         // 0 = all tokens
-  float top_p = 1.0f;        // nucleus mass in (0, 1]
-  uint64_t seed = 0;
-
-  void validate() const;  // throws Error naming the bad option
-};
 
 // Index of the largest value; ties go to the lowest index.
 int32_t argmax(std::span<const float> values);

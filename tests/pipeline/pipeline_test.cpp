@@ -42,7 +42,9 @@ class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     KVPRESS_REQUIRE_SHARED("reference/llama-gqa-Q8_0.gguf");
-    model_ = Model::load((testing::shared_dir() / "reference/llama-gqa-Q8_0.gguf").string());
+    const std::string path = (testing::shared_dir() / "reference/llama-gqa-Q8_0.gguf").string();
+    model_ = Model::load(path);
+    engine_ = std::make_unique<Engine>(Engine::load(path, {2}));
   }
   std::string context() const {
     std::string s;
@@ -50,6 +52,7 @@ class PipelineTest : public ::testing::Test {
     return s;
   }
   std::unique_ptr<Model> model_;
+  std::unique_ptr<Engine> engine_;  // answer() is the public API's
   ThreadPool pool_{2};
 };
 
@@ -82,7 +85,7 @@ TEST_F(PipelineTest, UncompressedAnswerEqualsGreedyOverTheWholePrompt) {
   const auto q = question_ids(*model_, parts, "Which color?", "");
   AnswerOptions opts;
   opts.max_new_tokens = 5;
-  const auto result = answer(*model_, context(), {"Which color?"}, nullptr, opts, pool_);
+  const auto result = answer(*engine_, context(), {"Which color?"}, PressConfig(), opts);
 
   std::vector<int32_t> all(ctx);
   all.insert(all.end(), q.begin(), q.end());
@@ -106,10 +109,10 @@ TEST_F(PipelineTest, UncompressedAnswerEqualsGreedyOverTheWholePrompt) {
 TEST_F(PipelineTest, ReportsExactKvBytesAndQuestionIsNotCompressed) {
   const auto parts = split_prompt(*model_, context(), true);
   const int64_t n_ctx = (int64_t)context_ids(*model_, parts).size();
-  auto press = make_press("knorm", 0.5);
+  const PressConfig press = PressConfig::from_spec("knorm", 0.5);
   AnswerOptions opts;
   opts.max_new_tokens = 3;
-  const auto r = answer(*model_, context(), {"q one?", "q two?"}, press.get(), opts, pool_);
+  const auto r = answer(*engine_, context(), {"q one?", "q two?"}, press, opts);
   const auto& c = model_->config();
   const int64_t per_entry = 2 * testing::expected_row_bytes(KvType::F16, c.head_dim);  // the default f16 cache
   EXPECT_EQ(r.stats.kv_bytes_full, n_ctx * c.n_layers * c.n_heads_kv * per_entry);
@@ -119,12 +122,12 @@ TEST_F(PipelineTest, ReportsExactKvBytesAndQuestionIsNotCompressed) {
 }
 
 TEST_F(PipelineTest, QueryAwareCompressesTheQuestionWithTheContext) {
-  auto press = make_press("knorm", 0.5);
+  const PressConfig press = PressConfig::from_spec("knorm", 0.5);
   AnswerOptions plain, aware;
   plain.max_new_tokens = aware.max_new_tokens = 2;
   aware.query_aware = true;
-  const auto r_plain = answer(*model_, context(), {"What color is the sky?"}, press.get(), plain, pool_);
-  const auto r_aware = answer(*model_, context(), {"What color is the sky?"}, press.get(), aware, pool_);
+  const auto r_plain = answer(*engine_, context(), {"What color is the sky?"}, press, plain);
+  const auto r_aware = answer(*engine_, context(), {"What color is the sky?"}, press, aware);
   EXPECT_GT(r_aware.stats.context_tokens, r_plain.stats.context_tokens);
 }
 
@@ -132,18 +135,18 @@ TEST_F(PipelineTest, MaxContextLengthTruncatesWithAWarning) {
   AnswerOptions opts;
   opts.max_new_tokens = 1;
   opts.max_context_length = 50;
-  const auto r = answer(*model_, context(), {"q?"}, nullptr, opts, pool_);
+  const auto r = answer(*engine_, context(), {"q?"}, PressConfig(), opts);
   EXPECT_EQ(r.stats.context_tokens, 50);
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_NE(r.warnings[0].find("truncated"), std::string::npos);
 }
 
 TEST_F(PipelineTest, RatioZeroPressChangesNothing) {
-  auto press = make_press("snapkv", 0.0);
+  const PressConfig press = PressConfig::from_spec("snapkv", 0.0);
   AnswerOptions opts;
   opts.max_new_tokens = 6;
-  const auto with = answer(*model_, context(), {"Sky?"}, press.get(), opts, pool_);
-  const auto without = answer(*model_, context(), {"Sky?"}, nullptr, opts, pool_);
+  const auto with = answer(*engine_, context(), {"Sky?"}, press, opts);
+  const auto without = answer(*engine_, context(), {"Sky?"}, PressConfig(), opts);
   EXPECT_EQ(with.answer_ids, without.answer_ids);
   EXPECT_EQ(with.stats.kv_bytes, without.stats.kv_bytes);
 }

@@ -46,14 +46,14 @@ TEST(ShippedModel, IsAPlainLlamaGgufWithItsTokenizer) {
 
 TEST(ShippedModel, AnswersFreshNiahSingle1At1kWithTheFullCache) {
   auto model = Model::load(shipped_model().string());
-  ThreadPool pool(2);
+  const Engine engine = Engine::load(shipped_model().string(), {2});
   const std::vector<TaskRecord> records = fresh_samples(*model, "ruler:niah_single_1:1k", 5, 777);
   ASSERT_EQ(records.size(), 5u);
   for (const TaskRecord& r : records) {
     AnswerOptions opts;
     opts.answer_prefix = r.answer_prefix;
     opts.max_new_tokens = r.max_new_tokens;
-    const AnswerResult res = answer(*model, r.context, {r.question}, nullptr, opts, pool);
+    const AnswerResult res = answer(engine, r.context, {r.question}, PressConfig(), opts);
     EXPECT_GT(res.stats.context_tokens, 700) << "a 1k-token sample";
     EXPECT_EQ(string_match_all_row(res.answers.front(), r.answers), 1.0)
         << "expected " << r.answers.front() << ", got '" << res.answers.front() << "'";

@@ -8,10 +8,7 @@
 #include "core/error.h"
 #include "eval/eval_config.h"
 #include "kvpress/pipeline.h"
-#include "model/model.h"
 #include "prefill_meter.h"
-#include "press/press_registry.h"
-#include "runtime/thread_pool.h"
 
 namespace kvpress::cli {
 
@@ -49,19 +46,18 @@ void add_answer_command(CLI::App& app, Action& action) {
   add_progress_options(cmd, args->progress);
   cmd->callback([&action, args, ratio] {
     action = [args, ratio] {
-      auto press = make_press(args->press, args->ratio);  // validate before loading the model
+      const PressConfig press = PressConfig::from_spec(args->press, args->ratio);  // validated before loading
       // A ratio without a press, or a press without a ratio, would silently compress nothing.
-      if (!press && args->ratio > 0)
+      if (press.is_none() && args->ratio > 0)
         fail("--compression-ratio ", eval::ratio_key(args->ratio), " does nothing without --press (e.g. --press knorm "
              "--compression-ratio ", eval::ratio_key(args->ratio), ")");
-      if (press && ratio->count() == 0)
+      if (!press.is_none() && ratio->count() == 0)
         fail("--press ", args->press, " needs --compression-ratio (the fraction of KV pairs to remove, e.g. 0.5)");
       const KvTypes kv_types = args->kv.resolve();
       const std::string context = read_file(args->context_file);
-      auto model = Model::load(args->model);
+      const Engine engine = Engine::load(args->model, {args->threads});
       if (args->questions.empty())
         std::fprintf(stderr, "kvpress: note: no --question given, so the answer continues the context\n");
-      ThreadPool pool(args->threads);
       PrefillMeter meter = stderr_meter(args->progress.mode());
       AnswerOptions opts;
       opts.answer_prefix = args->answer_prefix;
@@ -72,7 +68,7 @@ void add_answer_command(CLI::App& app, Action& action) {
       opts.kv_types = kv_types;
       opts.prefill_chunk = args->prefill_chunk;
       opts.on_prefill_progress = meter.callback();
-      const auto result = answer(*model, context, args->questions, press.get(), opts, pool);
+      const auto result = answer(engine, context, args->questions, press, opts);
       for (const auto& w : result.warnings) std::fprintf(stderr, "kvpress: warning: %s\n", w.c_str());
       if (!args->json) {
         for (const auto& a : result.answers) std::printf("%s\n", a.c_str());

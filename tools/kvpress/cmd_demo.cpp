@@ -15,10 +15,6 @@
 #include "eval_runner.h"
 #include "install_paths.h"
 #include "kvpress/pipeline.h"
-#include "model/model.h"
-#include "press/press.h"
-#include "press/press_registry.h"
-#include "runtime/thread_pool.h"
 
 namespace kvpress::cli {
 namespace {
@@ -31,17 +27,17 @@ struct DemoRow {
   std::string first_answer;
 };
 
-DemoRow run_press(const Model& model, const std::vector<TaskRecord>& records, const std::string& spec, double ratio,
-                  const KvTypes& kv_types, ThreadPool& pool) {
+DemoRow run_press(const Engine& engine, const std::vector<TaskRecord>& records, const std::string& spec, double ratio,
+                  const KvTypes& kv_types) {
   DemoRow row;
   row.press = spec;
-  std::unique_ptr<Press> press = spec == "none" ? nullptr : make_press(spec, ratio);
+  const PressConfig press = PressConfig::from_spec(spec, ratio);
   for (const TaskRecord& r : records) {
     AnswerOptions opts;
     opts.answer_prefix = r.answer_prefix;
     opts.max_new_tokens = r.max_new_tokens;
     opts.kv_types = kv_types;
-    const AnswerResult res = answer(model, r.context, {r.question}, press.get(), opts, pool);
+    const AnswerResult res = answer(engine, r.context, {r.question}, press, opts);
     const std::string& pred = res.answers.front();
     if (row.samples == 0) row.first_answer = pred;
     row.correct += string_match_all_row(pred, r.answers);
@@ -107,13 +103,12 @@ void add_demo_command(CLI::App& app, Action& action) {
       for (const std::string& s : text::split_on(args->presses, ",")) {
         if (text::strip(s).empty()) fail("--presses '", args->presses, "' has an empty item");
         specs.push_back(text::strip(s));
-        make_press(specs.back(), args->ratio);
+        PressConfig::from_spec(specs.back(), args->ratio);
       }
       const KvTypes kv_types = args->kv.resolve();
       if (args->model.empty()) args->model = default_model_file().string();
       if (!std::filesystem::exists(args->model)) fail("model file not found: ", args->model);
-      auto model = Model::load(args->model);
-      ThreadPool pool(args->threads);
+      const Engine engine = Engine::load(args->model, {args->threads});
 
       // The same dataset loading as `kvpress eval` (the model's tokenizer counts and encodes).
       eval::EvalConfig config;
@@ -121,7 +116,7 @@ void add_demo_command(CLI::App& app, Action& action) {
       config.samples = args->samples;
       config.seed = args->seed;
       config.data_dir = data_dir_or_default(args->data_dir);
-      const std::vector<TaskRecord> records = eval::load_eval_dataset(config, *model);
+      const std::vector<TaskRecord> records = eval::load_eval_dataset(config, engine);
 
       std::printf("kvpress demo: %s\nessays: %s\n%zu samples (%s at %s tokens, test split, seed %llu), compression ratio %.2f, "
                   "%d threads, KV cache %s/%s\n\n", args->model.c_str(),
@@ -132,7 +127,7 @@ void add_demo_command(CLI::App& app, Action& action) {
                   "prefill_ms", "press_ms", "decode_tok/s");
       std::vector<DemoRow> rows;
       for (const std::string& spec : specs) {
-        rows.push_back(run_press(*model, records, spec, spec == "none" ? 0.0 : args->ratio, kv_types, pool));
+        rows.push_back(run_press(engine, records, spec, spec == "none" ? 0.0 : args->ratio, kv_types));
         print_row(rows.back());
       }
       const TaskRecord& first = records.front();

@@ -2,16 +2,11 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "cache/kv_cache.h"
 #include "cli_common.h"
 #include "core/error.h"
 #include "commands.h"
-#include "model/model.h"
-#include "pipeline/generator.h"
+#include "kvpress/engine.h"
 #include "prefill_meter.h"
-#include "runtime/thread_pool.h"
-#include "tokenizer/chat_template.h"
-#include "tokenizer/tokenizer.h"
 
 namespace kvpress::cli {
 
@@ -46,50 +41,41 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->callback([&action, args] {
     action = [args] {
       const KvTypes kv_types = args->kv.resolve();
-      GenerateOptions opts;
+      GenerationOptions opts;
       opts.max_new_tokens = args->max_new_tokens;
       opts.sampling = {args->temperature, args->top_k, args->top_p, args->seed};
       opts.sampling.validate();
-      auto model = Model::load(args->model);
-      const auto& tok = model->tokenizer();
-      std::vector<int32_t> prompt;
-      if (args->chat) {
-        const auto& v = tok.vocab();
-        const auto tmpl = ChatTemplate::detect(v.chat_template, v.bos_id >= 0 ? v.tokens[v.bos_id] : "",
-                                               v.eos_id >= 0 ? v.tokens[v.eos_id] : "");
-        if (tmpl.kind() == ChatTemplate::Kind::None) fail(args->model, ": --chat needs a model with a chat template");
-        prompt = tok.encode(tmpl.apply({{"user", args->prompt}}, true), false, true);
-      } else {
-        prompt = tok.encode(args->prompt, true, false);
-      }
+      opts.kv_types = kv_types;
+      const Engine engine = Engine::load(args->model, {args->threads});
+      const ModelInfo& info = engine.info();
+      if (args->chat && !info.has_chat_template) fail(args->model, ": --chat needs a model with a chat template");
+      const std::vector<int32_t> prompt = args->chat ? engine.chat_prompt(args->prompt) : engine.tokenize(args->prompt);
       // Positions past the model's context length were never trained: stop there and say so.
-      const int64_t room = std::max<int64_t>(0, model->config().n_ctx_train - (int64_t)prompt.size());
+      const int64_t room = std::max<int64_t>(0, info.n_ctx_train - (int64_t)prompt.size());
       const bool capped = opts.max_new_tokens > room;
-      if ((int64_t)prompt.size() > model->config().n_ctx_train)
+      if ((int64_t)prompt.size() > info.n_ctx_train)
         std::fprintf(stderr, "kvpress: warning: the prompt has %zu tokens, more than the model's context_length of "
-                     "%lld\n", prompt.size(), (long long)model->config().n_ctx_train);
+                     "%lld\n", prompt.size(), (long long)info.n_ctx_train);
       if (capped) opts.max_new_tokens = room;
-      ThreadPool pool(args->threads);
       PrefillMeter meter = stderr_meter(args->progress.mode());
       opts.on_prefill_progress = meter.callback();
-      KvCache cache = model->make_cache(kv_types);
       // Stream text as it comes; decode the whole answer each time so multi-byte pieces print right.
       std::vector<int32_t> generated;
       size_t printed = 0;
       opts.on_token = [&](int32_t id) {
         generated.push_back(id);
-        const std::string text = tok.decode(generated);
+        const std::string text = engine.detokenize(generated);
         if (text.size() > printed) {
           std::fwrite(text.data() + printed, 1, text.size() - printed, stdout);
           std::fflush(stdout);
           printed = text.size();
         }
       };
-      const GenerateResult result = generate(*model, cache, pool, prompt, 0, opts);
+      const Generation result = engine.generate(prompt, opts);
       std::printf("\n");
-      if (capped && !result.stopped && (int64_t)result.tokens.size() == room)
+      if (capped && !result.stopped && (int64_t)result.ids.size() == room)
         std::fprintf(stderr, "kvpress: stopped after %lld tokens: the model's context_length of %lld is reached\n",
-                     (long long)room, (long long)model->config().n_ctx_train);
+                     (long long)room, (long long)info.n_ctx_train);
       return 0;
     };
   });

@@ -1,25 +1,17 @@
 // `kvpress inspect`: which positions each layer and head kept after prefill compression (JSON, optional SVG).
-#include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <numeric>
 
 #include <nlohmann/json.hpp>
 
-#include "cache/kv_cache.h"
 #include "cli_common.h"
 #include "core/error.h"
 #include "commands.h"
-#include "model/model.h"
 #include "eval/eval_config.h"
 #include "eval/text_utils.h"
+#include "kvpress/session.h"
 #include "prefill_meter.h"
-#include "pipeline/prefill.h"
-#include "press/press_prefill.h"
-#include "press/press_registry.h"
-#include "runtime/thread_pool.h"
 #include "svg_heatmap.h"
-#include "tokenizer/tokenizer.h"
 
 namespace kvpress::cli {
 
@@ -51,49 +43,42 @@ void add_inspect_command(CLI::App& app, Action& action) {
       if (tokens_opt->count() == 0 && text_opt->count() == 0) fail("inspect needs --tokens or --text-file");
       if (tokens_opt->count() > 0 && text::strip(args->tokens).empty())
         fail("--tokens is empty (expected comma-separated token ids like 1,2,3)");
-      auto press = make_press(args->press, args->ratio);
-      auto model = Model::load(args->model);
+      const PressConfig press = PressConfig::from_spec(args->press, args->ratio);
+      const Engine engine = Engine::load(args->model, {args->threads});
       const auto ids = tokens_opt->count() > 0 ? parse_token_list(args->tokens)
-                                             : model->tokenizer().encode(read_file(args->text_file), true, false);
-      ThreadPool pool(args->threads);
-      KvCache cache = model->make_cache(kv_types);
-      std::vector<nlohmann::json> layer_scores((size_t)model->config().n_layers);
+                                             : engine.tokenize(read_file(args->text_file), true, false);
       PrefillMeter meter = stderr_meter(args->progress.mode());
-      const PrefillProgressFn on_progress = meter.callback();
-      PressPrefill with_press(press.get());
-      with_press.compress = [&](const LayerPrefill& layer) {
-        auto* scorer = dynamic_cast<ScorerPress*>(press.get());
-        if (args->scores && scorer) {
-          // Score once, record, then select: the recorded scores are exactly the ones used.
-          HeadScores s;
-          scorer->score(layer, s);
-          nlohmann::json heads = nlohmann::json::array();
-          for (int64_t h = 0; h < s.n_heads_kv; ++h) heads.push_back(std::vector<float>(s.head(h), s.head(h) + s.n_tokens));
-          layer_scores[layer.layer] = heads;
-          if (scorer->compression_ratio() > 0) scorer->keep_top(layer, s);
-        } else if (press) {
-          press->compress(layer);
-        }
-      };
-      prefill_context(*model, cache, pool, ids, with_press, on_progress);
+      SessionOptions opts;
+      opts.kv_types = kv_types;
+      opts.record_scores = args->scores;
+      opts.on_prefill_progress = meter.callback();
+      const Session session = Session::from_tokens(engine, ids, press, opts);
 
       nlohmann::json layers = nlohmann::json::array();
       std::vector<std::vector<std::vector<int32_t>>> kept;
-      for (int64_t l = 0; l < cache.n_layers(); ++l) {
+      for (int64_t l = 0; l < session.n_layers(); ++l) {
         nlohmann::json heads = nlohmann::json::array();
         kept.emplace_back();
-        for (int64_t h = 0; h < cache.n_heads_kv(); ++h) {
-          std::vector<int32_t> p(cache.positions(l, h), cache.positions(l, h) + cache.length(l, h));
+        for (int64_t h = 0; h < session.n_heads_kv(); ++h) {
+          std::vector<int32_t> p = session.kept_positions(l, h);
           heads.push_back(p);
           kept.back().push_back(std::move(p));
         }
         nlohmann::json entry = {{"heads", heads}};
-        if (args->scores && !layer_scores[l].is_null()) entry["scores"] = layer_scores[l];
+        const std::vector<float> scores = session.scores(l);
+        if (!scores.empty()) {
+          nlohmann::json per_head = nlohmann::json::array();
+          const size_t n = ids.size();
+          for (size_t h = 0; h < scores.size() / n; ++h)
+            per_head.push_back(std::vector<float>(scores.begin() + h * n, scores.begin() + (h + 1) * n));
+          entry["scores"] = per_head;
+        }
         layers.push_back(entry);
       }
+      const PrefillStats& stats = session.stats();
       nlohmann::json out = {{"press", args->press}, {"compression_ratio", args->ratio},
-                            {"n_tokens", ids.size()}, {"kv_bytes", cache.bytes()},
-                            {"kv_bytes_full", (int64_t)ids.size() * model->config().kv_bytes_per_token(kv_types)},
+                            {"n_tokens", ids.size()}, {"kv_bytes", stats.kv_bytes},
+                            {"kv_bytes_full", stats.kv_bytes_full},
                             {"kv_type_k", kv_type_name(kv_types.k)}, {"kv_type_v", kv_type_name(kv_types.v)},
                             {"layers", layers}};
       std::printf("%s\n", out.dump().c_str());

@@ -1,4 +1,4 @@
-// Loads the evaluation dataset with the model's tokenizer (token counting and encoding for the generators).
+// Loads the evaluation dataset with the engine's tokenizer (token counting and encoding for the generators).
 #include <algorithm>
 #include <numeric>
 #include <random>
@@ -6,20 +6,21 @@
 #include "core/error.h"
 #include "eval/dataset.h"
 #include "eval_runner.h"
+#include "kvpress/engine.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace kvpress::eval {
 
-std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Model& model) {
+namespace {
+
+std::vector<TaskRecord> load_with(const EvalConfig& config, TokenCodec codec) {
   DatasetOptions opts;
   if (!config.data_dir.empty()) opts.data_dir = config.data_dir;
   opts.seed = config.seed;
   opts.n_samples = config.samples.value_or(10);
   opts.split = parse_split(config.split);
-  const Tokenizer& tok = model.tokenizer();
-  opts.codec.encode = [&tok](std::string_view text) { return tok.encode(text, false, false); };
-  opts.codec.decode = [&tok](std::span<const int32_t> ids) { return tok.decode(ids, true); };
+  opts.codec = std::move(codec);
   std::vector<TaskRecord> records = load_dataset(config.dataset, opts);
   if (config.dataset.starts_with("jsonl:") && config.samples && *config.samples < records.size()) {
     // A seeded subset in file order (kvpress samples a fraction of the rows with its seed).
@@ -35,6 +36,23 @@ std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Model&
   }
   if (records.empty()) fail("dataset '", config.dataset, "' has no records");
   return records;
+}
+
+}  // namespace
+
+std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Engine& engine) {
+  TokenCodec codec;
+  codec.encode = [&engine](std::string_view text) { return engine.tokenize(std::string(text), false, false); };
+  codec.decode = [&engine](std::span<const int32_t> ids) { return engine.detokenize(ids, true); };
+  return load_with(config, std::move(codec));
+}
+
+std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Model& model) {
+  const Tokenizer& tok = model.tokenizer();
+  TokenCodec codec;
+  codec.encode = [&tok](std::string_view text) { return tok.encode(text, false, false); };
+  codec.decode = [&tok](std::span<const int32_t> ids) { return tok.decode(ids, true); };
+  return load_with(config, std::move(codec));
 }
 
 }  // namespace kvpress::eval

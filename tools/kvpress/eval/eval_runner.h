@@ -15,6 +15,7 @@
 #include "eval_config.h"
 
 namespace kvpress {
+class Engine;
 class Model;
 class ThreadPool;
 }  // namespace kvpress
@@ -56,6 +57,7 @@ inline constexpr const char* kNiahHeatmapFile = "niah_heatmap.svg";
 
 // The dataset of a config, tokenised with the model's tokenizer (ruler/niah) and, for jsonl with
 // config.samples, a seeded subset in file order.
+std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Engine& engine);
 std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Model& model);
 
 // Runs (or, with config.resume, continues) the evaluation and writes predictions.jsonl (one flushed line

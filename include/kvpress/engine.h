@@ -1,0 +1,78 @@
+// Public API: an Engine is a loaded GGUF model, its tokenizer and a thread pool, shared by sessions.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kvpress/error.h"
+#include "kvpress/kv_type.h"
+#include "kvpress/progress.h"
+#include "kvpress/sampling.h"
+
+namespace kvpress {
+
+struct EngineOptions {
+  int n_threads = 0;  // worker threads including the caller; 0 = the hardware threads, at most 8
+};
+
+// What `kvpress info` prints; sizes in elements, bytes exact.
+struct ModelInfo {
+  std::string path;
+  std::string arch;  // "llama", "qwen2", "qwen3"
+  std::string name;
+  int64_t n_vocab = 0, n_embd = 0, n_layers = 0, n_heads = 0, n_heads_kv = 0, head_dim = 0, n_ff = 0;
+  int64_t n_ctx_train = 0;  // the model's context_length
+  int64_t n_params = 0;     // elements of every tensor
+  int64_t file_bytes = 0;   // bytes of every tensor
+  bool has_chat_template = false;
+};
+
+struct GenerationOptions {
+  int64_t max_new_tokens = 128;
+  SamplingOptions sampling;
+  KvTypes kv_types;                       // storage of the prompt's cache
+  std::function<void(int32_t)> on_token;  // each generated id as it comes (streaming)
+  PrefillProgressFn on_prefill_progress;  // after every layer of the prompt's forward pass
+};
+
+struct Generation {
+  std::vector<int32_t> ids;  // generated ids, a final stop token excluded
+  std::string text;          // ids decoded, special tokens skipped
+  bool stopped = false;      // ended on an end-of-generation token
+};
+
+// Thread-safety: every method may be called from any thread. Compute (generate, and the prefill and
+// questions of every Session of this engine) is serialised on the engine's one thread pool.
+// Copies share the same model (a handle); the model stays loaded while a copy or a Session lives.
+class Engine {
+ public:
+  // Loads (memory-maps) a GGUF file. Throws Error naming the file and what is wrong with it.
+  static Engine load(const std::string& model_path, const EngineOptions& options = {});
+
+  const ModelInfo& info() const;
+  int n_threads() const;
+  // Bytes one context token takes in the cache (every layer and KV head) stored as `types`.
+  int64_t kv_bytes_per_token(const KvTypes& types = {}) const;
+
+  // add_special: the BOS the vocabulary asks for; parse_special: text like "<s>" becomes its token.
+  std::vector<int32_t> tokenize(const std::string& text, bool add_special = true, bool parse_special = false) const;
+  std::string detokenize(std::span<const int32_t> ids, bool skip_special = true) const;
+  // The ids of `text` as one user turn of the model's chat template with the assistant header after it.
+  // Throws Error when the model has no chat template.
+  std::vector<int32_t> chat_prompt(const std::string& text) const;
+
+  // Feeds prompt_ids at positions 0.. on a fresh cache and generates; stops on an end-of-generation token.
+  Generation generate(std::span<const int32_t> prompt_ids, const GenerationOptions& options) const;
+
+  struct Impl;
+  const std::shared_ptr<Impl>& impl() const { return impl_; }  // for Session; opaque to users
+
+ private:
+  explicit Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace kvpress

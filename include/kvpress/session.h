@@ -1,0 +1,100 @@
+// Public API: a Session is one context prefilled and compressed once by a press; questions are then
+// answered on its cache, which is restored bit-exactly after each one (kvpress's pipeline, spec §1.7, §3).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kvpress/engine.h"
+#include "kvpress/kv_type.h"
+#include "kvpress/press.h"
+#include "kvpress/progress.h"
+#include "kvpress/sampling.h"
+
+namespace kvpress {
+
+struct SessionOptions {
+  KvTypes kv_types;                           // storage of the cache's keys and values (default f16)
+  std::optional<int64_t> max_context_length;  // context ids truncated to this many (with a warning)
+  bool use_chat_template = true;              // text contexts: when the model has one
+  bool record_scores = false;                 // keep the scores a scorer press computed (scores())
+  PrefillProgressFn on_prefill_progress;      // after every layer of the context's prefill
+};
+
+// Times in milliseconds; bytes exact from the cache.
+struct PrefillStats {
+  int64_t context_tokens = 0;  // after truncation
+  int64_t kv_bytes_full = 0;   // the context's cache without compression
+  int64_t kv_bytes = 0;        // the context's cache after compression
+  double prefill_ms = 0;       // forward pass over the context, compression excluded
+  double compression_ms = 0;   // time inside the press
+};
+
+struct AskOptions {
+  std::string answer_prefix;  // text mode: appended after the chat template's assistant header
+  int64_t max_new_tokens = 50;
+  SamplingOptions sampling;   // greedy by default, as kvpress
+  bool stop_at_end_of_generation = true;
+  std::function<void(int32_t)> on_token;  // each generated id as it comes
+};
+
+struct Answer {
+  std::string text;          // the generated ids decoded, special tokens skipped
+  std::vector<int32_t> ids;  // a final stop token excluded
+  bool stopped = false;      // ended on an end-of-generation token
+  double decode_ms = 0;      // question forward pass and generation
+};
+
+// Thread-safety: one thread at a time per Session. Sessions of one Engine may live on different threads;
+// their compute takes turns on the engine's thread pool. Move-only; keeps its Engine alive.
+class Session {
+ public:
+  // A text context, prompted as kvpress does: the chat template (when the model has one and
+  // use_chat_template) is split so questions land inside the user turn right after the context;
+  // without one the context starts with the BOS text and questions end with "\n". Throws Error
+  // for an empty context, bad options, or non-finite activations.
+  static Session from_text(const Engine& engine, const std::string& context, const PressConfig& press,
+                           const SessionOptions& options = {});
+  // Token ids used as given at positions 0..n-1 (no template); ask_tokens() then feeds ids too.
+  static Session from_tokens(const Engine& engine, std::span<const int32_t> context_ids, const PressConfig& press,
+                             const SessionOptions& options = {});
+
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  // Text sessions only: generates the answer to `question` (an empty question continues the context).
+  Answer ask(const std::string& question, const AskOptions& options = {});
+  // Feeds question_ids right after the context (at the original context length, or the compressed one
+  // for presses that re-rotate keys) and generates. answer_prefix is ignored.
+  Answer ask_tokens(std::span<const int32_t> question_ids, const AskOptions& options = {});
+  // Teacher forcing: log-softmax rows [answer_ids.size(), n_vocab] predicting each answer id after the
+  // question (text sessions; the question is prompted as by ask()).
+  std::vector<float> answer_log_probs(const std::string& question, const std::string& answer_prefix,
+                                      std::span<const int32_t> answer_ids);
+
+  const PrefillStats& stats() const;
+  const std::vector<std::string>& warnings() const;  // truncation, a context past the model's length
+  const std::vector<int32_t>& context_ids() const;   // what was prefilled (after truncation)
+  const PressConfig& press() const;
+
+  int64_t n_layers() const;
+  int64_t n_heads_kv() const;
+  // Original positions kept in (layer, KV head), ascending.
+  std::vector<int32_t> kept_positions(int64_t layer, int64_t head) const;
+  // Scores of `layer` before selection, [n_heads_kv, context_tokens], higher = keep; empty unless
+  // record_scores and the press scores entries (wrappers such as adakv and composed do not).
+  std::vector<float> scores(int64_t layer) const;
+
+  struct Impl;
+
+ private:
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kvpress

@@ -1,0 +1,51 @@
+// answer(): kvpress's pipeline call (spec §3) as sessions: one per context, or one per question when
+// query-aware, questions answered in order on it.
+#include "kvpress/pipeline.h"
+
+#include "core/error.h"
+
+namespace kvpress {
+
+AnswerResult answer(const Engine& engine, const std::string& context, const std::vector<std::string>& questions_in,
+                    const PressConfig& press, const AnswerOptions& options) {
+  if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
+  const std::vector<std::string> questions = questions_in.empty() ? std::vector<std::string>{""} : questions_in;
+  // Query-aware: each question is compressed together with the context.
+  std::vector<std::pair<std::string, std::vector<std::string>>> runs;
+  if (options.query_aware) {
+    for (const auto& q : questions) runs.push_back({context + q, {""}});
+  } else {
+    runs.push_back({context, questions});
+  }
+  SessionOptions session_options;
+  session_options.kv_types = options.kv_types;
+  session_options.max_context_length = options.max_context_length;
+  session_options.use_chat_template = options.use_chat_template;
+  session_options.on_prefill_progress = options.on_prefill_progress;
+  AskOptions ask;
+  ask.answer_prefix = options.answer_prefix;
+  ask.max_new_tokens = options.max_new_tokens;
+
+  AnswerResult result;
+  auto& s = result.stats;
+  for (const auto& [run_context, run_questions] : runs) {
+    Session session = Session::from_text(engine, run_context, press, session_options);
+    result.warnings.insert(result.warnings.end(), session.warnings().begin(), session.warnings().end());
+    const PrefillStats& p = session.stats();
+    s.prefill_ms += p.prefill_ms;
+    s.compression_ms += p.compression_ms;
+    s.context_tokens = p.context_tokens;
+    s.kv_bytes_full = p.kv_bytes_full;
+    s.kv_bytes = p.kv_bytes;
+    for (const auto& q : run_questions) {
+      Answer a = session.ask(q, ask);
+      s.decode_ms += a.decode_ms;
+      s.generated_tokens += (int64_t)a.ids.size();
+      result.answers.push_back(std::move(a.text));
+      result.answer_ids.push_back(std::move(a.ids));
+    }
+  }
+  return result;
+}
+
+}  // namespace kvpress

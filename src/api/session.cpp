@@ -1,0 +1,158 @@
+// Session: the prompt split, truncation and warnings of kvpress's pipeline around one ContextSession.
+#include "kvpress/session.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "api/engine_impl.h"
+#include "api/press_build.h"
+#include "core/error.h"
+#include "pipeline/context_session.h"
+#include "pipeline/prompt.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvpress {
+
+struct Session::Impl {
+  Impl(std::shared_ptr<Engine::Impl> e, const PressConfig& config, const KvTypes& kv_types)
+      : engine(std::move(e)), press_config(config), press(build_press(config)),
+        context(*engine->model, engine->pool, kv_types) {}
+
+  // The context's prefill: ids already prompted and truncated.
+  void prefill(const SessionOptions& options) {
+    if (ids.empty()) fail("the context is empty after tokenization");
+    const int64_t n_ctx = engine->model->config().n_ctx_train;
+    if (n_ctx > 0 && (int64_t)ids.size() > n_ctx)
+      warnings.push_back("the context has " + std::to_string(ids.size()) + " tokens, more than the model's " +
+                         "context_length of " + std::to_string(n_ctx) + ": answers may be unreliable " +
+                         "(max_context_length truncates it)");
+    {
+      std::lock_guard lock(engine->compute);
+      context.prefill(ids, press.get(), options.on_prefill_progress, options.record_scores);
+    }
+    stats.context_tokens = context.context_tokens();
+    stats.kv_bytes_full = stats.context_tokens * engine->model->config().kv_bytes_per_token(options.kv_types);
+    stats.kv_bytes = context.cache().bytes();
+    stats.prefill_ms = context.prefill_ms();
+    stats.compression_ms = context.compression_ms();
+  }
+
+  void check_text(const char* what) const {
+    if (!text_mode) fail("Session::", what, " needs a text session (Session::from_text); this one holds token ids");
+  }
+
+  std::shared_ptr<Engine::Impl> engine;  // first: outlives the members that reference its model and pool
+  PressConfig press_config;
+  std::unique_ptr<Press> press;
+  ContextSession context;
+  bool text_mode = false;
+  PromptParts parts;
+  std::vector<int32_t> ids;
+  std::vector<std::string> warnings;
+  PrefillStats stats;
+};
+
+namespace {
+
+void check_options(const SessionOptions& options) {
+  if (options.max_context_length && *options.max_context_length <= 0)
+    fail("max_context_length must be positive, got ", *options.max_context_length);
+}
+
+void truncate(std::vector<int32_t>& ids, const SessionOptions& options, std::vector<std::string>& warnings) {
+  if (!options.max_context_length || (int64_t)ids.size() <= *options.max_context_length) return;
+  warnings.push_back("context truncated from " + std::to_string(ids.size()) + " to " +
+                     std::to_string(*options.max_context_length) + " tokens (max_context_length)");
+  ids.resize((size_t)*options.max_context_length);
+}
+
+}  // namespace
+
+Session Session::from_text(const Engine& engine, const std::string& context, const PressConfig& press,
+                           const SessionOptions& options) {
+  check_options(options);
+  auto impl = std::make_unique<Impl>(engine.impl(), press, options.kv_types);
+  const Model& model = *impl->engine->model;
+  impl->text_mode = true;
+  impl->parts = split_prompt(model, context, options.use_chat_template);
+  impl->ids = kvpress::context_ids(model, impl->parts);
+  truncate(impl->ids, options, impl->warnings);
+  impl->prefill(options);
+  return Session(std::move(impl));
+}
+
+Session Session::from_tokens(const Engine& engine, std::span<const int32_t> context_ids, const PressConfig& press,
+                             const SessionOptions& options) {
+  check_options(options);
+  auto impl = std::make_unique<Impl>(engine.impl(), press, options.kv_types);
+  impl->ids.assign(context_ids.begin(), context_ids.end());
+  truncate(impl->ids, options, impl->warnings);
+  impl->prefill(options);
+  return Session(std::move(impl));
+}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+Answer Session::ask(const std::string& question, const AskOptions& options) {
+  impl_->check_text("ask");
+  return ask_tokens(question_ids(*impl_->engine->model, impl_->parts, question, options.answer_prefix), options);
+}
+
+Answer Session::ask_tokens(std::span<const int32_t> question_ids, const AskOptions& options) {
+  if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0, got ", options.max_new_tokens);
+  options.sampling.validate();
+  GenerateOptions gen;
+  gen.max_new_tokens = options.max_new_tokens;
+  gen.sampling = options.sampling;
+  gen.stop_at_end_of_generation = options.stop_at_end_of_generation;
+  gen.check_first_token = false;  // kvpress never stops on the first generated token [quirk, spec §3]
+  gen.on_token = options.on_token;
+  Answer answer;
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(impl_->engine->compute);
+    const GenerateResult r = impl_->context.ask(question_ids, gen);
+    answer.ids = r.tokens;
+    answer.stopped = r.stopped;
+  }
+  answer.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  answer.text = impl_->engine->model->tokenizer().decode(answer.ids, true);
+  return answer;
+}
+
+std::vector<float> Session::answer_log_probs(const std::string& question, const std::string& answer_prefix,
+                                             std::span<const int32_t> answer_ids) {
+  impl_->check_text("answer_log_probs");
+  const auto q = question_ids(*impl_->engine->model, impl_->parts, question, answer_prefix);
+  std::lock_guard lock(impl_->engine->compute);
+  return impl_->context.forced_log_probs(q, answer_ids);
+}
+
+const PrefillStats& Session::stats() const { return impl_->stats; }
+const std::vector<std::string>& Session::warnings() const { return impl_->warnings; }
+const std::vector<int32_t>& Session::context_ids() const { return impl_->ids; }
+const PressConfig& Session::press() const { return impl_->press_config; }
+int64_t Session::n_layers() const { return impl_->context.cache().n_layers(); }
+int64_t Session::n_heads_kv() const { return impl_->context.cache().n_heads_kv(); }
+
+std::vector<int32_t> Session::kept_positions(int64_t layer, int64_t head) const {
+  const KvCache& cache = impl_->context.cache();
+  if (layer < 0 || layer >= cache.n_layers() || head < 0 || head >= cache.n_heads_kv())
+    fail("kept_positions: (layer ", layer, ", head ", head, ") outside the cache's ", cache.n_layers(), " layers x ",
+         cache.n_heads_kv(), " KV heads");
+  std::vector<int32_t> p(cache.positions(layer, head), cache.positions(layer, head) + cache.length(layer, head));
+  std::sort(p.begin(), p.end());
+  return p;
+}
+
+std::vector<float> Session::scores(int64_t layer) const {
+  const auto& all = impl_->context.scores();
+  if (layer < 0 || layer >= (int64_t)all.size())
+    fail("scores: layer ", layer, " outside the model's ", all.size(), " layers");
+  return all[(size_t)layer].values;
+}
+
+}  // namespace kvpress

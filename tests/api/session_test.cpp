@@ -1,0 +1,144 @@
+// Session and answer() through the public API, checked against the layers below (ContextSession on the
+// same prompt ids) and against each other; sessions of one engine on several threads.
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "kvpress/kvpress.h"
+#include "model/model.h"
+#include "pipeline/context_session.h"
+#include "pipeline/prompt.h"
+#include "press/press_registry.h"
+#include "runtime/thread_pool.h"
+#include "test_paths.h"
+
+namespace kvpress {
+namespace {
+
+std::string model_path() { return (testing::source_dir() / "models" / "kvpress-needle-2m.gguf").string(); }
+
+std::string context() {
+  std::string s = "A special magic number is hidden within the following text. Make sure to memorize it.\n";
+  for (int i = 0; i < 10; ++i) s += "The grass is green. The sky is blue. The sun is yellow. Here we go.\n";
+  s += "One of the special magic numbers for quiet-river is: 4417290.\n";
+  for (int i = 0; i < 10; ++i) s += "The grass is green. The sky is blue. The sun is yellow. Here we go.\n";
+  return s;
+}
+const std::string kQuestion = "What is the special magic number for quiet-river mentioned in the provided text?";
+const std::string kPrefix = "The special magic number for quiet-river mentioned in the provided text is";
+
+class SessionTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { engine_ = new Engine(Engine::load(model_path(), {2})); }
+  static void TearDownTestSuite() { delete engine_; }
+  static Engine* engine_;
+};
+Engine* SessionTest::engine_ = nullptr;
+
+TEST_F(SessionTest, AnswersAsTheContextSessionBelowIt) {
+  const PressConfig press = presses::snapkv(0.5, 16);
+  Session session = Session::from_text(*engine_, context(), press);
+  AskOptions ask;
+  ask.answer_prefix = kPrefix;
+  ask.max_new_tokens = 12;
+  const Answer a = session.ask(kQuestion, ask);
+
+  // The same steps by hand on the internal layers.
+  auto model = Model::load(model_path());
+  ThreadPool pool(2);
+  const PromptParts parts = split_prompt(*model, context(), true);
+  ContextSession reference(*model, pool);
+  auto internal_press = make_press("snapkv:window_size=16", 0.5);
+  reference.prefill(context_ids(*model, parts), internal_press.get());
+  GenerateOptions gen;
+  gen.max_new_tokens = 12;
+  gen.check_first_token = false;
+  const GenerateResult r = reference.ask(question_ids(*model, parts, kQuestion, kPrefix), gen);
+  EXPECT_EQ(a.ids, r.tokens);
+  EXPECT_EQ(session.stats().kv_bytes, reference.cache().bytes());
+  EXPECT_EQ(session.stats().context_tokens, reference.context_tokens());
+}
+
+TEST_F(SessionTest, TheFullCacheAndStreamingLlmFindTheNeedle) {
+  AskOptions ask;
+  ask.answer_prefix = kPrefix;
+  ask.max_new_tokens = 12;
+  for (const PressConfig& press : {PressConfig(), presses::streaming_llm(0.5)}) {
+    const std::string a = Session::from_text(*engine_, context(), press).ask(kQuestion, ask).text;
+    EXPECT_NE(a.find("4417290"), std::string::npos) << press.canonical_spec() << ": " << a;
+  }
+}
+
+TEST_F(SessionTest, AnswerEqualsASessionPerQuestionAndRestoresTheCache) {
+  AnswerOptions opts;
+  opts.max_new_tokens = 8;
+  const std::vector<std::string> questions = {kQuestion, "What is green?"};
+  const AnswerResult r = answer(*engine_, context(), questions, presses::knorm(0.5), opts);
+  ASSERT_EQ(r.answers.size(), 2u);
+  Session session = Session::from_text(*engine_, context(), presses::knorm(0.5));
+  AskOptions ask;
+  ask.max_new_tokens = 8;
+  for (size_t i = 0; i < questions.size(); ++i) EXPECT_EQ(session.ask(questions[i], ask).text, r.answers[i]);
+  EXPECT_EQ(session.ask(questions[0], ask).text, r.answers[0]);  // asked again on the restored cache
+  EXPECT_EQ(r.stats.kv_bytes, session.stats().kv_bytes);
+  EXPECT_EQ(r.stats.kv_bytes_full, session.stats().context_tokens * engine_->kv_bytes_per_token());
+}
+
+TEST_F(SessionTest, KeptPositionsAndScoresDescribeTheSelection) {
+  SessionOptions opts;
+  opts.record_scores = true;
+  const std::vector<int32_t> ids = engine_->tokenize(context());
+  const Session s = Session::from_tokens(*engine_, ids, presses::knorm(0.75), opts);
+  const auto n = (int64_t)ids.size();
+  for (int64_t l = 0; l < s.n_layers(); ++l) {
+    const std::vector<float> scores = s.scores(l);
+    ASSERT_EQ((int64_t)scores.size(), s.n_heads_kv() * n);
+    for (int64_t h = 0; h < s.n_heads_kv(); ++h) {
+      const std::vector<int32_t> kept = s.kept_positions(l, h);
+      ASSERT_EQ((int64_t)kept.size(), (int64_t)(n * 0.25));
+      std::vector<bool> is_kept((size_t)n, false);
+      for (int32_t p : kept) is_kept[(size_t)p] = true;
+      float min_kept = 1e30f, max_pruned = -1e30f;
+      for (int64_t j = 0; j < n; ++j) {
+        const float v = scores[(size_t)(h * n + j)];
+        if (is_kept[(size_t)j]) min_kept = std::min(min_kept, v);
+        else max_pruned = std::max(max_pruned, v);
+      }
+      EXPECT_GE(min_kept, max_pruned) << "layer " << l << " head " << h;
+    }
+  }
+  EXPECT_THROW(s.kept_positions(s.n_layers(), 0), Error);
+}
+
+TEST_F(SessionTest, SessionsOnSeveralThreadsAgreeWithOneThread) {
+  AskOptions ask;
+  ask.answer_prefix = kPrefix;
+  ask.max_new_tokens = 8;
+  const std::string expected = Session::from_text(*engine_, context(), presses::streaming_llm(0.5)).ask(kQuestion, ask).text;
+  std::vector<std::string> got(3);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < got.size(); ++i)
+    threads.emplace_back([&, i] {
+      got[i] = Session::from_text(*engine_, context(), presses::streaming_llm(0.5)).ask(kQuestion, ask).text;
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, expected);
+}
+
+TEST_F(SessionTest, OptionsAndErrors) {
+  SessionOptions opts;
+  opts.max_context_length = 40;
+  const Session s = Session::from_text(*engine_, context(), PressConfig(), opts);
+  EXPECT_EQ(s.stats().context_tokens, 40);
+  ASSERT_EQ(s.warnings().size(), 1u);
+  EXPECT_NE(s.warnings()[0].find("truncated"), std::string::npos);
+  EXPECT_EQ(s.stats().kv_bytes, s.stats().kv_bytes_full);
+  Session tokens = Session::from_tokens(*engine_, engine_->tokenize("some text"), PressConfig());
+  EXPECT_THROW(tokens.ask("a question"), Error);  // text questions need a text session
+  EXPECT_THROW(Engine::load("/nonexistent/model.gguf"), Error);
+  opts.max_context_length = 0;
+  EXPECT_THROW(Session::from_text(*engine_, context(), PressConfig(), opts), Error);
+}
+
+}  // namespace
+}  // namespace kvpress
