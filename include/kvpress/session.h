@@ -46,6 +46,7 @@ struct Answer {
   std::string text;          // the generated ids decoded, special tokens skipped
   std::vector<int32_t> ids;  // a final stop token excluded
   bool stopped = false;      // ended on an end-of-generation token
+  int64_t question_tokens = 0;  // ids fed before generating (question, suffix, answer prefix)
   double decode_ms = 0;      // question forward pass and generation
 };
 

@@ -16,8 +16,7 @@
 #include "eval/jsonl_dataset.h"
 #include "eval_rows.h"
 #include "eval_runner.h"
-#include "model/model.h"
-#include "runtime/thread_pool.h"
+#include "kvpress/engine.h"
 #include "test_paths.h"
 #include "xml_check.h"
 
@@ -62,14 +61,11 @@ class EvalRun : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!fs::exists(testing::shared_dir() / kModel)) return;
-    model_ = Model::load((testing::shared_dir() / kModel).string()).release();
-    pool_ = new ThreadPool(1);  // tiny model: threads cost more than they give
+    engine_ = new Engine(Engine::load((testing::shared_dir() / kModel).string(), {1}));  // tiny model: threads cost more than they give
   }
   static void TearDownTestSuite() {
-    delete model_;
-    delete pool_;
-    model_ = nullptr;
-    pool_ = nullptr;
+    delete engine_;
+    engine_ = nullptr;
   }
   void SetUp() override {
     KVPRESS_REQUIRE_SHARED(kModel);
@@ -96,16 +92,14 @@ class EvalRun : public ::testing::Test {
     return c;
   }
 
-  static Model* model_;
-  static ThreadPool* pool_;
+  static Engine* engine_;
   fs::path root_;
 };
-Model* EvalRun::model_ = nullptr;
-ThreadPool* EvalRun::pool_ = nullptr;
+Engine* EvalRun::engine_ = nullptr;
 
 TEST_F(EvalRun, WritesEveryFileWithItsSchema) {
   const EvalConfig c = tiny("run");
-  const EvalOutcome o = run_eval(c, *model_, *pool_);
+  const EvalOutcome o = run_eval(c, *engine_);
   EXPECT_TRUE(o.complete);
   EXPECT_FALSE(o.interrupted);
   EXPECT_EQ(o.items_total, 4 * 5);  // 4 contexts x (no_press + 2 presses x 2 ratios)
@@ -133,10 +127,10 @@ TEST_F(EvalRun, WritesEveryFileWithItsSchema) {
     EXPECT_LE(l["context_tokens"].get<int64_t>() + l["question_tokens"].get<int64_t>(), 512 + 64);
     const double ratio = l["ratio"].get<double>();
     const auto full = l["kv_bytes_full"].get<int64_t>(), kept = l["kv_bytes"].get<int64_t>();
-    EXPECT_EQ(full, l["context_tokens"].get<int64_t>() * model_->config().kv_bytes_per_token());
+    EXPECT_EQ(full, l["context_tokens"].get<int64_t>() * engine_->kv_bytes_per_token());
     // Per (layer, head) int(T * (1 - ratio)) entries are kept.
     const int64_t T = l["context_tokens"].get<int64_t>();
-    EXPECT_EQ(kept, (int64_t)((double)T * (1.0 - ratio)) * model_->config().kv_bytes_per_token()) << l.dump();
+    EXPECT_EQ(kept, (int64_t)((double)T * (1.0 - ratio)) * engine_->kv_bytes_per_token()) << l.dump();
     if (l["press"] == "no_press") {
       EXPECT_EQ(ratio, 0.0);
       EXPECT_TRUE(l["fidelity"].is_null());
@@ -204,14 +198,14 @@ TEST_F(EvalRun, WritesEveryFileWithItsSchema) {
 
 TEST_F(EvalRun, ResumeAfterInterruptionGivesTheSameMetrics) {
   const EvalConfig whole = tiny("whole", 1);
-  run_eval(whole, *model_, *pool_);
+  run_eval(whole, *engine_);
 
   EvalConfig part = tiny("part", 1);
   std::atomic<bool> stop{false};
   EvalHooks hooks;
   hooks.stop = &stop;
   hooks.on_progress = [&](const EvalProgress& p) { stop = p.done >= 4; };  // "Ctrl-C" during the 4th item
-  const EvalOutcome first = run_eval(part, *model_, *pool_, hooks);
+  const EvalOutcome first = run_eval(part, *engine_, hooks);
   EXPECT_TRUE(first.interrupted);
   EXPECT_FALSE(first.complete);
   EXPECT_EQ(first.items_run, 4);
@@ -228,18 +222,18 @@ TEST_F(EvalRun, ResumeAfterInterruptionGivesTheSameMetrics) {
   }
 
   // Without --resume the folder is refused; with different options too.
-  EXPECT_THROW(run_eval(part, *model_, *pool_), Error);
+  EXPECT_THROW(run_eval(part, *engine_), Error);
   part.resume = true;
   EvalConfig other = part;
   other.seed = 7;
-  EXPECT_THROW(run_eval(other, *model_, *pool_), Error);
+  EXPECT_THROW(run_eval(other, *engine_), Error);
 
   int64_t first_done = -1;
   hooks.on_progress = [&](const EvalProgress& p) {
     if (first_done < 0) first_done = p.done;
   };
   stop = false;
-  const EvalOutcome second = run_eval(part, *model_, *pool_, hooks);
+  const EvalOutcome second = run_eval(part, *engine_, hooks);
   EXPECT_TRUE(second.complete);
   EXPECT_EQ(first_done, second.items_skipped);
   EXPECT_EQ(second.items_skipped + second.items_run, 10);
@@ -260,7 +254,7 @@ TEST_F(EvalRun, ResumeAfterInterruptionGivesTheSameMetrics) {
     EXPECT_EQ(w["fidelity"], l["fidelity"]);
   }
   // A second resume has nothing to do.
-  const EvalOutcome third = run_eval(part, *model_, *pool_);
+  const EvalOutcome third = run_eval(part, *engine_);
   EXPECT_EQ(third.items_run, 0);
   EXPECT_EQ(third.items_skipped, 10);
 }
@@ -288,7 +282,7 @@ TEST_F(EvalRun, SharedContextIsPrefilledOnceAndQueryAwareCompressesTheQuestion) 
   c.ratios = {0.5};
   c.samples.reset();
   c.max_new_tokens.reset();
-  const EvalOutcome o = run_eval(c, *model_, *pool_);
+  const EvalOutcome o = run_eval(c, *engine_);
   EXPECT_EQ(o.items_total, 2 * 2);  // 2 contexts x (baseline + knorm@0.5)
   const auto lines = lines_of(c.out_dir / kPredictionsFile);
   ASSERT_EQ(lines.size(), 6u);
@@ -310,7 +304,7 @@ TEST_F(EvalRun, SharedContextIsPrefilledOnceAndQueryAwareCompressesTheQuestion) 
   EvalConfig q = c;
   q.out_dir = root_ / "query_aware";
   q.query_aware = true;
-  run_eval(q, *model_, *pool_);
+  run_eval(q, *engine_);
   const auto qa = lines_of(q.out_dir / kPredictionsFile);
   ASSERT_EQ(qa.size(), 6u);
   for (const json& l : qa) {
@@ -327,7 +321,7 @@ TEST_F(EvalRun, NiahHeatmap) {
   c.presses = {"knorm"};
   c.ratios = {0.5};
   c.fidelity = false;  // no baseline unless listed
-  const EvalOutcome o = run_eval(c, *model_, *pool_);
+  const EvalOutcome o = run_eval(c, *engine_);
   EXPECT_EQ(o.items_total, 6);
   const json m = json::parse(slurp(c.out_dir / kMetricsFile));
   ASSERT_EQ(m["results"].size(), 1u);

@@ -15,9 +15,7 @@
 #include "eval/eval_runner.h"
 #include "eval/progress_bar.h"
 #include "install_paths.h"
-#include "model/model.h"
-#include "press/press_registry.h"
-#include "runtime/thread_pool.h"
+#include "kvpress/engine.h"
 
 namespace kvpress::cli {
 namespace {
@@ -129,14 +127,13 @@ void add_eval_command(CLI::App& app, Action& action) {
       c.prefill_chunk = args->prefill_chunk;
       eval::plan_runs(c);  // bad presses or ratios fail before the model loads
 
-      auto model = Model::load(c.model_path);
-      ThreadPool pool(args->threads);
+      const Engine engine = Engine::load(c.model_path, {args->threads});
       eval::ProgressBar bar(stderr, isatty(STDERR_FILENO) != 0);
       eval::EvalHooks hooks;
       if (!args->quiet) hooks.on_progress = [&bar](const eval::EvalProgress& p) { bar.update(p); };
       hooks.stop = &g_stop;
       install_sigint_handler();
-      const eval::EvalOutcome o = eval::run_eval(c, *model, pool, hooks);
+      const eval::EvalOutcome o = eval::run_eval(c, engine, hooks);
       signal(SIGINT, SIG_DFL);
       bar.finish();
       for (const auto& w : o.warnings) std::fprintf(stderr, "kvpress eval: warning: %s\n", w.c_str());

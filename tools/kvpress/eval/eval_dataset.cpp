@@ -7,8 +7,6 @@
 #include "eval/dataset.h"
 #include "eval_runner.h"
 #include "kvpress/engine.h"
-#include "model/model.h"
-#include "tokenizer/tokenizer.h"
 
 namespace kvpress::eval {
 
@@ -44,14 +42,6 @@ std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Engine
   TokenCodec codec;
   codec.encode = [&engine](std::string_view text) { return engine.tokenize(std::string(text), false, false); };
   codec.decode = [&engine](std::span<const int32_t> ids) { return engine.detokenize(ids, true); };
-  return load_with(config, std::move(codec));
-}
-
-std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Model& model) {
-  const Tokenizer& tok = model.tokenizer();
-  TokenCodec codec;
-  codec.encode = [&tok](std::string_view text) { return tok.encode(text, false, false); };
-  codec.decode = [&tok](std::span<const int32_t> ids) { return tok.decode(ids, true); };
   return load_with(config, std::move(codec));
 }
 

@@ -14,13 +14,9 @@
 #include "eval/scorer.h"
 #include "eval_report.h"
 #include "eval_rows.h"
-#include "model/model.h"
-#include "pipeline/context_session.h"
+#include "kvpress/session.h"
 #include "pipeline/fidelity.h"
-#include "pipeline/prompt.h"
-#include "press/press_registry.h"
 #include "svg_plot.h"
-#include "tokenizer/tokenizer.h"
 
 namespace kvpress::eval {
 namespace {
@@ -93,11 +89,11 @@ nlohmann::json write_outputs(const EvalConfig& config, const std::vector<TaskRec
   return metrics;
 }
 
-EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool& pool, const EvalHooks& hooks) {
+EvalOutcome run_eval(const EvalConfig& config_in, const Engine& engine, const EvalHooks& hooks) {
   const auto t_start = Clock::now();
   // Recorded as used: a model without a chat template gets plain prompts whatever the option says.
   EvalConfig config = config_in;
-  config.use_chat_template = config_in.use_chat_template && has_chat_template(model);
+  config.use_chat_template = config_in.use_chat_template && engine.info().has_chat_template;
   if (config.out_dir.empty()) fail("--out: an output folder is required");
   if (config.max_context_length && *config.max_context_length <= 0) fail("--max-context-length must be positive");
   if (config.max_new_tokens && *config.max_new_tokens < 0) fail("--max-new-tokens must be >= 0");
@@ -136,7 +132,7 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool
     }
   }
   // A bad dataset fails before the folder and config.json exist.
-  const std::vector<TaskRecord> records = load_eval_dataset(config, model);
+  const std::vector<TaskRecord> records = load_eval_dataset(config, engine);
   std::filesystem::create_directories(dir);
   write_file_atomic(dir / kConfigFile, config_json.dump(2) + "\n");
   for (const auto& r : done) {
@@ -168,10 +164,13 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool
   };
 
   LineWriter writer(dir / kPredictionsFile);
-  const int64_t n_ctx = model.config().n_ctx_train;
+  const int64_t n_ctx = engine.info().n_ctx_train;
   int64_t n_over_context = 0;  // contexts longer than the model's context_length (one warning at the end)
-  const Tokenizer& tok = model.tokenizer();
-  const int64_t n_vocab = model.config().n_vocab;
+  const int64_t n_vocab = engine.info().n_vocab;
+  SessionOptions session_options;
+  session_options.kv_types = config.kv_types;
+  session_options.max_context_length = config.max_context_length;
+  session_options.use_chat_template = config.use_chat_template;
   try {
     for (size_t ui = 0; ui < units.size() && !outcome.interrupted; ++ui) {
       const Unit& u = units[ui];
@@ -180,49 +179,52 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool
         if (pending(u, run)) todo.push_back(&run);
       if (todo.empty()) continue;
 
-      const PromptParts parts = split_prompt(model, u.context, config.use_chat_template);
-      std::vector<int32_t> ctx = context_ids(model, parts);
-      if (config.max_context_length && (int64_t)ctx.size() > *config.max_context_length) {
-        outcome.warnings.push_back("context of sample " + std::to_string(u.records.front()) + " truncated from " +
-                                   std::to_string(ctx.size()) + " to " + std::to_string(*config.max_context_length) +
-                                   " tokens");
-        ctx.resize((size_t)*config.max_context_length);
-      }
-      if (ctx.empty()) fail("the context of sample ", u.records.front(), " is empty after tokenization");
-      if (n_ctx > 0 && (int64_t)ctx.size() > n_ctx) ++n_over_context;
-      std::vector<std::vector<int32_t>> qids;
-      for (const std::string& q : u.questions) qids.push_back(question_ids(model, parts, q, u.answer_prefix));
-      auto gen_options = [&](size_t k) {
-        GenerateOptions gen;
-        const int rec_max = records[u.records[k]].max_new_tokens;
-        gen.max_new_tokens = config.max_new_tokens.value_or(rec_max > 0 ? rec_max : 128);
-        gen.check_first_token = false;  // kvpress never stops on the first generated token [quirk, spec §3]
-        return gen;
+      // Every session of the unit prompts the same context: its warnings are told once.
+      bool unit_seen = false;
+      auto open_session = [&](const PressConfig& press) {
+        SessionOptions o = session_options;
+        o.prefill_chunk = press.is_none() ? 0 : config.prefill_chunk;  // only compressed runs read in chunks
+        Session s = Session::from_text(engine, u.context, press, o);
+        if (!unit_seen) {
+          for (const std::string& w : s.warnings())
+            if (w.starts_with("context truncated"))
+              outcome.warnings.push_back("sample " + std::to_string(u.records.front()) + ": " + w);
+          if (n_ctx > 0 && s.stats().context_tokens > n_ctx) ++n_over_context;
+          unit_seen = true;
+        }
+        return s;
       };
-      auto base_row = [&](size_t k, const PressRun& run, const ContextSession& s) {
+      auto ask_options = [&](size_t k) {
+        AskOptions ask;
+        const int rec_max = records[u.records[k]].max_new_tokens;
+        ask.answer_prefix = u.answer_prefix;
+        ask.max_new_tokens = config.max_new_tokens.value_or(rec_max > 0 ? rec_max : 128);
+        return ask;
+      };
+      auto base_row = [&](size_t k, const PressRun& run, const Session& s) {
         const TaskRecord& rec = records[u.records[k]];
+        const PrefillStats& stats = s.stats();
         PredictionRow row;
         row.sample = (int64_t)u.records[k];
         row.task = rec.task;
         row.press = run.press;
         row.ratio = run.ratio;
         row.gold = rec.answers;
-        row.context_tokens = s.context_tokens();
-        row.question_tokens = (int64_t)qids[k].size();
-        row.kv_bytes = s.cache().bytes();
-        row.kv_bytes_full = s.context_tokens() * model.config().kv_bytes_per_token(config.kv_types);
-        row.prefill_ms = s.prefill_ms();
-        row.compression_ms = s.compression_ms();
+        row.context_tokens = stats.context_tokens;
+        row.kv_bytes = stats.kv_bytes;
+        row.kv_bytes_full = stats.kv_bytes_full;
+        row.prefill_ms = stats.prefill_ms;
+        row.compression_ms = stats.compression_ms;
         row.length = rec.length;
         row.needle_depth = rec.needle_depth;
         return row;
       };
-      auto answer_into = [&](PredictionRow& row, size_t k, ContextSession& s) {
-        const auto t0 = Clock::now();
-        const GenerateResult g = s.ask(qids[k], gen_options(k));
-        row.decode_ms = ms_since(t0);
-        row.answer_ids = g.tokens;
-        row.prediction = tok.decode(g.tokens, true);
+      auto answer_into = [&](PredictionRow& row, size_t k, Session& s) {
+        const Answer a = s.ask(u.questions[k], ask_options(k));
+        row.question_tokens = a.question_tokens;
+        row.decode_ms = a.decode_ms;
+        row.answer_ids = a.ids;
+        row.prediction = a.text;
         row.score = row_score(scorer, records[u.records[k]], row.prediction);
       };
 
@@ -232,8 +234,7 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool
       std::vector<std::vector<float>> full_lp(u.records.size());
       std::vector<std::vector<int32_t>> answers(u.records.size());
       if (baseline_todo || fidelity_todo) {
-        ContextSession full(model, pool, config.kv_types);
-        full.prefill(ctx, nullptr);
+        Session full = open_session(PressConfig());
         for (size_t k = 0; k < u.records.size(); ++k) {
           const std::string key = item_key((int64_t)u.records[k], kNoPress, 0.0);
           if (done.count(key)) {
@@ -248,7 +249,8 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool
           done.insert(key);
         }
         if (fidelity_todo)
-          for (size_t k = 0; k < u.records.size(); ++k) full_lp[k] = full.forced_log_probs(qids[k], answers[k]);
+          for (size_t k = 0; k < u.records.size(); ++k)
+            full_lp[k] = full.answer_log_probs(u.questions[k], u.answer_prefix, answers[k]);
         if (baseline_todo && finish_item(*todo.front(), ui)) {
           outcome.interrupted = true;
           break;
@@ -257,9 +259,7 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool
 
       for (const PressRun* run : todo) {
         if (run->is_baseline()) continue;
-        auto press = make_press(run->press, run->ratio);
-        ContextSession s(model, pool, config.kv_types);
-        s.prefill(ctx, press.get(), {}, config.prefill_chunk);
+        Session s = open_session(PressConfig::from_spec(run->press, run->ratio));
         for (size_t k = 0; k < u.records.size(); ++k) {
           const std::string key = item_key((int64_t)u.records[k], run->press, run->ratio);
           if (done.count(key)) continue;
@@ -267,7 +267,7 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Model& model, ThreadPool
           answer_into(row, k, s);
           if (config.fidelity) {
             const auto t0 = Clock::now();
-            const std::vector<float> lp = s.forced_log_probs(qids[k], answers[k]);
+            const std::vector<float> lp = s.answer_log_probs(u.questions[k], u.answer_prefix, answers[k]);
             row.fidelity = compare_log_probs(full_lp[k], lp, answers[k], n_vocab);
             row.fidelity_ms = ms_since(t0);
           }

@@ -1,7 +1,7 @@
 // The evaluation loop of `kvpress eval` as a library function: each context is prefilled once per
 // (press, ratio) and its questions answered on that cache (kvpress's evaluate.py flow, spec §6.2), with
 // line-by-line predictions, resume, interruption and the output files.
-// Thread-safety: one run_eval at a time per ThreadPool.
+// Thread-safety: as the Engine's (runs may share one engine; their compute takes turns).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -16,8 +16,6 @@
 
 namespace kvpress {
 class Engine;
-class Model;
-class ThreadPool;
 }  // namespace kvpress
 
 namespace kvpress::eval {
@@ -58,13 +56,12 @@ inline constexpr const char* kNiahHeatmapFile = "niah_heatmap.svg";
 // The dataset of a config, tokenised with the model's tokenizer (ruler/niah) and, for jsonl with
 // config.samples, a seeded subset in file order.
 std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Engine& engine);
-std::vector<TaskRecord> load_eval_dataset(const EvalConfig& config, const Model& model);
 
 // Runs (or, with config.resume, continues) the evaluation and writes predictions.jsonl (one flushed line
-// per answer), config.json, metrics.json, summary.md and the plots. `model` must be the file named by
+// per answer), config.json, metrics.json, summary.md and the plots. `engine` must hold the file named by
 // config.model_path. Throws Error for bad options, a non-empty folder without resume, or a resume whose
 // config.json differs (check_resume_compatible).
-EvalOutcome run_eval(const EvalConfig& config, const Model& model, ThreadPool& pool, const EvalHooks& hooks = {});
+EvalOutcome run_eval(const EvalConfig& config, const Engine& engine, const EvalHooks& hooks = {});
 
 // Rewrites metrics.json, summary.md and the plots from the rows in predictions.jsonl.
 nlohmann::json write_outputs(const EvalConfig& config, const std::vector<TaskRecord>& records,
