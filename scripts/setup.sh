@@ -6,7 +6,7 @@ SUDO=""
 PACKAGES=(build-essential cmake ninja-build pkg-config git
           libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libpcre2-dev libcli11-dev
           clang libclang-rt-14-dev time python3
-          python3-dev pybind11-dev python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel)
+          python3-dev pybind11-dev python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel python3-venv)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -68,9 +68,9 @@ class Engine {
   Generation generate(std::span<const int32_t> prompt_ids, const GenerationOptions& options) const;
 
   struct Impl;
-  const std::shared_ptr<Impl>& impl() const { return impl_; }  // for Session; opaque to users
 
  private:
+  friend class Session;  // a session shares the engine's model and pool
   explicit Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };

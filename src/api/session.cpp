@@ -71,7 +71,7 @@ void truncate(std::vector<int32_t>& ids, const SessionOptions& options, std::vec
 Session Session::from_text(const Engine& engine, const std::string& context, const PressConfig& press,
                            const SessionOptions& options) {
   check_options(options);
-  auto impl = std::make_unique<Impl>(engine.impl(), press, options.kv_types);
+  auto impl = std::make_unique<Impl>(engine.impl_, press, options.kv_types);
   const Model& model = *impl->engine->model;
   impl->text_mode = true;
   impl->parts = split_prompt(model, context, options.use_chat_template);
@@ -84,7 +84,7 @@ Session Session::from_text(const Engine& engine, const std::string& context, con
 Session Session::from_tokens(const Engine& engine, std::span<const int32_t> context_ids, const PressConfig& press,
                              const SessionOptions& options) {
   check_options(options);
-  auto impl = std::make_unique<Impl>(engine.impl(), press, options.kv_types);
+  auto impl = std::make_unique<Impl>(engine.impl_, press, options.kv_types);
   impl->ids.assign(context_ids.begin(), context_ids.end());
   truncate(impl->ids, options, impl->warnings);
   impl->prefill(options);
