@@ -21,6 +21,8 @@ struct SessionOptions {
   KvTypes kv_types;                           // storage of the cache's keys and values (default f16)
   std::optional<int64_t> max_context_length;  // context ids truncated to this many (with a warning)
   bool use_chat_template = true;              // text contexts: when the model has one
+  int64_t prefill_chunk = 0;                  // > 0: the context read this many tokens at a time, every layer
+                                              // compressed after each chunk (docs/kv-cache.md)
   bool record_scores = false;                 // keep the scores a scorer press computed (scores())
   PrefillProgressFn on_prefill_progress;      // after every layer of the context's prefill
 };
@@ -79,6 +81,9 @@ class Session {
                                       std::span<const int32_t> answer_ids);
 
   const PrefillStats& stats() const;
+  // Most entries any head held, and most bytes the cache held, at any time so far (prefill and questions).
+  int64_t peak_kv_entries_per_head() const;
+  int64_t kv_bytes_peak() const;
   const std::vector<std::string>& warnings() const;  // truncation, a context past the model's length
   const std::vector<int32_t>& context_ids() const;   // what was prefilled (after truncation)
   const PressConfig& press() const;

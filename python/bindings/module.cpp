@@ -148,8 +148,9 @@ PYBIND11_MODULE(_core, m) {
   py::class_<Session>(m, "Session", "A context prefilled and compressed once; questions answered on its cache")
       .def(py::init([](const Engine& e, const std::string& context, const PressConfig& press, const std::string& k,
                        const std::string& v, std::optional<int64_t> max_context_length, bool use_chat_template,
-                       bool record_scores) {
+                       bool record_scores, int64_t prefill_chunk) {
         SessionOptions o;
+        o.prefill_chunk = prefill_chunk;
         o.kv_types = kv_types_of(k, v);
         o.max_context_length = max_context_length;
         o.use_chat_template = use_chat_template;
@@ -157,7 +158,8 @@ PYBIND11_MODULE(_core, m) {
         return Session::from_text(e, context, press, o);
       }), py::arg("engine"), py::arg("context"), py::arg("press"), py::arg("kv_type_k") = "f16",
           py::arg("kv_type_v") = "f16", py::arg("max_context_length") = py::none(),
-          py::arg("use_chat_template") = true, py::arg("record_scores") = false, Release())
+          py::arg("use_chat_template") = true, py::arg("record_scores") = false, py::arg("prefill_chunk") = 0,
+          Release())
       .def_static("from_tokens", [](const Engine& e, const std::vector<int32_t>& ids, const PressConfig& press,
                                     const std::string& k, const std::string& v, bool record_scores) {
         SessionOptions o;
@@ -178,7 +180,11 @@ PYBIND11_MODULE(_core, m) {
         o.max_new_tokens = max_new_tokens;
         return s.ask_tokens(ids, o).ids;
       }, py::arg("ids"), py::arg("max_new_tokens") = 50, Release())
-      .def_property_readonly("stats", [](const Session& s) { return stats_dict(s.stats()); })
+      .def_property_readonly("stats", [](const Session& s) {
+        py::dict d = stats_dict(s.stats());
+        d["kv_bytes_peak"] = s.kv_bytes_peak(), d["peak_kv_entries_per_head"] = s.peak_kv_entries_per_head();
+        return d;
+      })
       .def_property_readonly("warnings", &Session::warnings)
       .def_property_readonly("press", &Session::press)
       .def_property_readonly("n_layers", &Session::n_layers)
@@ -193,8 +199,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("answer", [](const Engine& e, const std::string& context, const std::vector<std::string>& questions,
                      const PressConfig& press, const std::string& answer_prefix, int64_t max_new_tokens,
                      std::optional<int64_t> max_context_length, bool query_aware, const std::string& k,
-                     const std::string& v) {
+                     const std::string& v, int64_t prefill_chunk) {
     AnswerOptions o;
+    o.prefill_chunk = prefill_chunk;
     o.answer_prefix = answer_prefix;
     o.max_new_tokens = max_new_tokens;
     o.max_context_length = max_context_length;
@@ -210,10 +217,11 @@ PYBIND11_MODULE(_core, m) {
     stats["kv_bytes"] = r.stats.kv_bytes, stats["prefill_ms"] = r.stats.prefill_ms;
     stats["compression_ms"] = r.stats.compression_ms, stats["decode_ms"] = r.stats.decode_ms;
     stats["generated_tokens"] = r.stats.generated_tokens;
+    stats["kv_bytes_peak"] = r.stats.kv_bytes_peak, stats["peak_kv_entries_per_head"] = r.stats.peak_kv_entries_per_head;
     py::dict out;
     out["answers"] = r.answers, out["stats"] = stats, out["warnings"] = r.warnings;
     return out;
   }, py::arg("engine"), py::arg("context"), py::arg("questions"), py::arg("press"), py::arg("answer_prefix") = "",
      py::arg("max_new_tokens") = 50, py::arg("max_context_length") = py::none(), py::arg("query_aware") = false,
-     py::arg("kv_type_k") = "f16", py::arg("kv_type_v") = "f16");
+     py::arg("kv_type_k") = "f16", py::arg("kv_type_v") = "f16", py::arg("prefill_chunk") = 0);
 }

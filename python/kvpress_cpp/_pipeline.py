@@ -24,11 +24,12 @@ class Engine(_core.Engine):
     """
 
     def session(self, context, press=None, cache=None, max_context_length=None, use_chat_template=True,
-                record_scores=False):
-        """Prefill and compress `context` once; ask questions on it with ``Session.ask``."""
+                record_scores=False, prefill_chunk=0):
+        """Prefill and compress `context` once; ask questions on it with ``Session.ask``. prefill_chunk > 0
+        reads the context that many tokens at a time, compressing after each chunk."""
         k, v = _kv_types(cache)
         return _core.Session(self, context, as_config(press), k, v, max_context_length, use_chat_template,
-                             record_scores)
+                             record_scores, prefill_chunk)
 
 
 class KVPressTextGenerationPipeline:
@@ -39,7 +40,7 @@ class KVPressTextGenerationPipeline:
         self.last_stats = None  # sizes and timings of the last call
 
     def __call__(self, context, question=None, questions=None, answer_prefix=None, press=None,
-                 max_new_tokens=50, max_context_length=None, cache=None, query_aware=False):
+                 max_new_tokens=50, max_context_length=None, cache=None, query_aware=False, prefill_chunk=0):
         """Returns ``{"answer": str}``, or ``{"answers": [str, ...]}`` when `questions` is given."""
         if question is not None and questions is not None:
             raise ValueError("Either question or questions should be provided, not both.")
@@ -48,7 +49,7 @@ class KVPressTextGenerationPipeline:
         asked = list(questions) if questions is not None else [question if question is not None else ""]
         k, v = _kv_types(cache)
         result = _core.answer(self.engine, context, asked, as_config(press), answer_prefix or "", max_new_tokens,
-                              max_context_length, query_aware, k, v)
+                              max_context_length, query_aware, k, v, prefill_chunk)
         self.last_stats = result["stats"]
         if questions is not None:
             return {"answers": result["answers"]}

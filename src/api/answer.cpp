@@ -2,6 +2,8 @@
 // query-aware, questions answered in order on it.
 #include "kvpress/pipeline.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace kvpress {
@@ -22,6 +24,7 @@ AnswerResult answer(const Engine& engine, const std::string& context, const std:
   session_options.max_context_length = options.max_context_length;
   session_options.use_chat_template = options.use_chat_template;
   session_options.on_prefill_progress = options.on_prefill_progress;
+  session_options.prefill_chunk = options.prefill_chunk;
   AskOptions ask;
   ask.answer_prefix = options.answer_prefix;
   ask.max_new_tokens = options.max_new_tokens;
@@ -44,6 +47,8 @@ AnswerResult answer(const Engine& engine, const std::string& context, const std:
       result.answers.push_back(std::move(a.text));
       result.answer_ids.push_back(std::move(a.ids));
     }
+    s.peak_kv_entries_per_head = std::max(s.peak_kv_entries_per_head, session.peak_kv_entries_per_head());
+    s.kv_bytes_peak = std::max(s.kv_bytes_peak, session.kv_bytes_peak());
   }
   return result;
 }

@@ -28,7 +28,7 @@ struct Session::Impl {
                          "(max_context_length truncates it)");
     {
       std::lock_guard lock(engine->compute);
-      context.prefill(ids, press.get(), options.on_prefill_progress, options.record_scores);
+      context.prefill(ids, press.get(), options.on_prefill_progress, options.prefill_chunk, options.record_scores);
     }
     stats.context_tokens = context.context_tokens();
     stats.kv_bytes_full = stats.context_tokens * engine->model->config().kv_bytes_per_token(options.kv_types);
@@ -57,6 +57,7 @@ namespace {
 void check_options(const SessionOptions& options) {
   if (options.max_context_length && *options.max_context_length <= 0)
     fail("max_context_length must be positive, got ", *options.max_context_length);
+  if (options.prefill_chunk < 0) fail("prefill_chunk must be >= 0 (0 = one pass), got ", options.prefill_chunk);
 }
 
 void truncate(std::vector<int32_t>& ids, const SessionOptions& options, std::vector<std::string>& warnings) {
@@ -133,6 +134,8 @@ std::vector<float> Session::answer_log_probs(const std::string& question, const 
 }
 
 const PrefillStats& Session::stats() const { return impl_->stats; }
+int64_t Session::peak_kv_entries_per_head() const { return impl_->context.cache().peak_entries_per_head(); }
+int64_t Session::kv_bytes_peak() const { return impl_->context.cache().peak_bytes(); }
 const std::vector<std::string>& Session::warnings() const { return impl_->warnings; }
 const std::vector<int32_t>& Session::context_ids() const { return impl_->ids; }
 const PressConfig& Session::press() const { return impl_->press_config; }
