@@ -89,8 +89,8 @@ TaskRecord parse_line(std::string_view line, const LineContext& at) {
   json obj;
   try {
     obj = json::parse(line);
-  } catch (const json::parse_error& e) {
-    line_fail(at, std::string("invalid JSON (") + e.what() + ")");
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e310
+    line_fail(at, "invalid JSON (" + one_line(e.what()) + ")");
   }
   if (!obj.is_object()) line_fail(at, "expected a JSON object, found " + type_of(obj));
   if (!obj.contains("context") || obj.at("context").is_null()) line_fail(at, "missing required field 'context'");

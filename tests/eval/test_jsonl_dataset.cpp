@@ -69,6 +69,9 @@ TEST(JsonlDataset, MalformedLinesNameFileAndLine) {
             std::string::npos);
   EXPECT_NE(error_of("{\"context\": \"c\", \"max_new_tokens\": 1.5}").find("must be an integer"), std::string::npos);
   EXPECT_NE(error_of("{\"context\": \"c\", \"all_classes\": \"a\"}").find("field 'all_classes'"), std::string::npos);
+  // Found by fuzz_jsonl: a number too large for a double is nlohmann's out_of_range, not a parse_error,
+  // and escaped as an uncaught exception.
+  EXPECT_NE(error_of(ok + "{\"context\": \"c\", \"length\": 1e310}").find("data.jsonl:2: invalid JSON"), std::string::npos);
 }
 
 TEST(JsonlDataset, RoundTripThroughAFile) {
