@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan + UBSan, in build-fuzz/) and runs each for SECONDS seconds,
 # one after the other, from a scratch copy of its seed corpus and kept regressions (the repository's
-# corpus is never written). Prints executions, coverage and findings per target; exits 1 on a finding.
+# corpus is never written). A finding is kept and the run goes on for the time left. Prints executions,
+# coverage and findings per target; exits 1 on a finding.
 #   bash scripts/fuzz.sh SECONDS [TARGET...]     targets: gguf tokenizer chat_template jsonl press_spec press_run
 # Environment: KVPRESS_FUZZ_WORK (scratch folder, default a new /tmp folder), KVPRESS_FUZZ_JOBS (build jobs).
 set -euo pipefail
@@ -30,17 +31,31 @@ for t in "${targets[@]}"; do
   done
   echo "== fuzz_$t: ${per_target}s, log $dir/log" >&2
   start=$(date +%s)
-  # -timeout: an input taking 10 s is a hang; -rss_limit_mb: an input needing 2 GB is an out-of-memory.
-  build-fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$per_target" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log" 2>&1 || true
+  deadline=$((start + per_target))
+  execs=0 run=0 last=""
+  : >"$dir/log"
+  # After a finding libFuzzer stops: keep its file and go on with the time left (the corpus persists).
+  while [[ $(date +%s) -lt $deadline ]]; do
+    run=$((run + 1))
+    # -timeout: an input taking 10 s is a hang; -rss_limit_mb: an input needing 2 GB is an out-of-memory.
+    if build-fuzz/tests/fuzz/fuzz_"$t" -max_total_time=$((deadline - $(date +%s))) -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log.$run" 2>&1; then ok=1; else ok=0; fi
+    cat "$dir/log.$run" >>"$dir/log"
+    n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log.$run" | tail -1)
+    [[ -n $n ]] || n=$(grep -aoE '^#[0-9]+' "$dir/log.$run" | tail -1 | tr -d '#')
+    execs=$((execs + ${n:-0}))
+    last=$(grep -aE '^#[0-9]+.* cov: ' "$dir/log.$run" | tail -1 || true)
+    rm -f "$dir/log.$run"
+    [[ $ok -eq 1 ]] && break
+  done
   seconds=$(($(date +%s) - start))
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
-  last=$(grep -E '^#[0-9]+' "$dir/log" | tail -1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   findings=$(find "$dir/artifacts" -type f | wc -l)
   [[ $findings -eq 0 ]] || found=1
-  summary+=$'\n'$(printf '%-14s %8s %12s %8s %8s %s' "$t" "$seconds" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$findings")
+  row=$(printf '%-14s %8s %12s %8s %8s %s' "$t" "$seconds" "$execs" "${cov:-?}" "${ft:-?}" "$findings")
+  echo "   $row" >&2
+  summary+=$'\n'$row
   for f in "$dir"/artifacts/*; do [[ -e $f ]] && summary+=$'\n'"    finding: $f"; done
 done
 echo "$summary"

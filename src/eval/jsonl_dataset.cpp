@@ -150,7 +150,7 @@ std::string to_jsonl_line(const TaskRecord& r) {
   obj["task"] = r.task;
   obj["max_new_tokens"] = r.max_new_tokens;
   if (!r.needle.empty()) obj["needle"] = r.needle;
-  if (r.needle_depth >= 0) obj["needle_depth"] = r.needle_depth;
+  if (r.needle_depth != -1) obj["needle_depth"] = r.needle_depth;  // -1 (the default) is "not NIAH"
   if (r.length != 0) obj["length"] = r.length;
   if (!r.all_classes.empty()) obj["all_classes"] = r.all_classes;
   // Replace invalid UTF-8 instead of throwing: contexts cut on token boundaries may end mid-character.

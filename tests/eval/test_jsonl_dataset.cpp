@@ -74,6 +74,15 @@ TEST(JsonlDataset, MalformedLinesNameFileAndLine) {
   EXPECT_NE(error_of(ok + "{\"context\": \"c\", \"length\": 1e310}").find("data.jsonl:2: invalid JSON"), std::string::npos);
 }
 
+TEST(JsonlDataset, NegativeNeedleDepthRoundTrips) {
+  // Found by fuzz_jsonl's round-trip check: a depth below -1 was read but not written back.
+  const auto r = parse_jsonl_records("{\"context\": \"c\", \"needle_depth\": -5}", "x.jsonl");
+  ASSERT_EQ(r.size(), 1u);
+  const auto back = parse_jsonl_records(to_jsonl_line(r[0]), "back.jsonl");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].needle_depth, -5);
+}
+
 TEST(JsonlDataset, RoundTripThroughAFile) {
   TaskRecord a;
   a.context = "line one\nline \"two\" \xC3\xA9";

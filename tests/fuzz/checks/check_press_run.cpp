@@ -1,5 +1,6 @@
 // Press construction and use: input byte 0 picks the compression ratio (some outside [0, 1)), byte 1
-// the KV storage types and byte 2 the context length; the rest is a press specification. A press that
+// the KV storage types and byte 2 the context length; the rest is a press specification ("@" and a
+// byte at its start stand for a registered press name, picked by that byte). A press that
 // builds is run on a tiny random model's prefill and a short answer; each step either works or throws
 // Error. A working press keeps at most the context per head and leaves a cache that decodes.
 #include <memory>
@@ -31,6 +32,15 @@ ThreadPool& pool() {
   return single;
 }
 
+const std::vector<std::string>& press_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const PressInfo& info : registered_presses()) out.push_back(info.name);
+    return out;
+  }();
+  return names;
+}
+
 constexpr KvType kTypes[] = {KvType::F32, KvType::F16, KvType::BF16, KvType::Q8_0, KvType::Q4_0};
 
 void run_press(Press* press, const KvTypes& types, int64_t n_context) {
@@ -57,7 +67,9 @@ void check_press_run(Bytes input) {
   const double ratio = input[0] / 200.0 - 0.1;  // -0.1 .. 1.175
   const KvTypes types{kTypes[(input[1] & 0x0F) % 5], kTypes[(input[1] >> 4) % 5]};
   const int64_t n_context = 1 + input[2] % 48;
-  const std::string spec(reinterpret_cast<const char*>(input.data()) + 3, input.size() - 3);
+  std::string spec(reinterpret_cast<const char*>(input.data()) + 3, input.size() - 3);
+  // A leading "@" followed by a byte stands for a registered name, so mutations mostly keep a valid press.
+  if (spec.size() >= 2 && spec[0] == '@') spec = press_names()[(uint8_t)spec[1] % press_names().size()] + spec.substr(2);
   try {
     const std::unique_ptr<Press> press = make_press(spec, ratio);
     run_press(press.get(), types, n_context);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <vector>
 
 #include "fuzz_check.h"
@@ -36,6 +37,8 @@ std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
+
+void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }  // names the target in test output
 
 class FuzzReplay : public ::testing::TestWithParam<Target> {};
 
