@@ -1,5 +1,5 @@
 // Press construction and use: input byte 0 picks the compression ratio (some outside [0, 1)), byte 1
-// the KV storage types and byte 2 the context length; the rest is a press specification ("@" and a
+// the KV storage types, byte 2 the context length (low 6 bits) and prefill chunk size; the rest is a press specification ("@" and a
 // byte at its start stand for a registered press name, picked by that byte). A press that
 // builds is run on a tiny random model's prefill and a short answer; each step either works or throws
 // Error. A working press keeps at most the context per head and leaves a cache that decodes.
@@ -41,13 +41,15 @@ const std::vector<std::string>& press_names() {
   return names;
 }
 
+constexpr int64_t kChunks[] = {0, 1, 7, 16};  // 0: the whole context in one pass
+
 constexpr KvType kTypes[] = {KvType::F32, KvType::F16, KvType::BF16, KvType::Q8_0, KvType::Q4_0};
 
-void run_press(Press* press, const KvTypes& types, int64_t n_context) {
+void run_press(Press* press, const KvTypes& types, int64_t n_context, int64_t chunk_tokens) {
   const Model& model = tiny_model();
   ContextSession session(model, pool(), types);
   const std::vector<int32_t> context = testing::tiny_token_ids(n_context, (uint64_t)n_context);
-  session.prefill(context, press);
+  session.prefill(context, press, {}, chunk_tokens);
   const auto& c = model.config();
   for (int64_t layer = 0; layer < c.n_layers; ++layer)
     for (int64_t head = 0; head < c.n_heads_kv; ++head)
@@ -66,13 +68,14 @@ void check_press_run(Bytes input) {
   if (input.size() < 3) return;
   const double ratio = input[0] / 200.0 - 0.1;  // -0.1 .. 1.175
   const KvTypes types{kTypes[(input[1] & 0x0F) % 5], kTypes[(input[1] >> 4) % 5]};
-  const int64_t n_context = 1 + input[2] % 48;
+  const int64_t n_context = 1 + (input[2] & 0x3F) % 48;
+  const int64_t chunk_tokens = kChunks[input[2] >> 6];
   std::string spec(reinterpret_cast<const char*>(input.data()) + 3, input.size() - 3);
   // A leading "@" followed by a byte stands for a registered name, so mutations mostly keep a valid press.
   if (spec.size() >= 2 && spec[0] == '@') spec = press_names()[(uint8_t)spec[1] % press_names().size()] + spec.substr(2);
   try {
     const std::unique_ptr<Press> press = make_press(spec, ratio);
-    run_press(press.get(), types, n_context);
+    run_press(press.get(), types, n_context, chunk_tokens);
   } catch (const Error& e) {
     require_error_message(e.what());
   }
