@@ -26,6 +26,10 @@ template <typename... Parts>
   throw Error(message);
 }
 
+// User text quoted in a message, kept on one line: control characters are written as \n, \r, \t
+// or \xNN (other bytes, UTF-8 included, are kept).
+std::string one_line(std::string_view text);
+
 [[noreturn]] void check_failed(const char* expr, const char* file, int line);
 
 }  // namespace kvpress

@@ -89,8 +89,8 @@ TaskRecord parse_line(std::string_view line, const LineContext& at) {
   json obj;
   try {
     obj = json::parse(line);
-  } catch (const json::parse_error& e) {
-    line_fail(at, std::string("invalid JSON (") + e.what() + ")");
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e310
+    line_fail(at, "invalid JSON (" + one_line(e.what()) + ")");
   }
   if (!obj.is_object()) line_fail(at, "expected a JSON object, found " + type_of(obj));
   if (!obj.contains("context") || obj.at("context").is_null()) line_fail(at, "missing required field 'context'");
@@ -150,7 +150,7 @@ std::string to_jsonl_line(const TaskRecord& r) {
   obj["task"] = r.task;
   obj["max_new_tokens"] = r.max_new_tokens;
   if (!r.needle.empty()) obj["needle"] = r.needle;
-  if (r.needle_depth >= 0) obj["needle_depth"] = r.needle_depth;
+  if (r.needle_depth != -1) obj["needle_depth"] = r.needle_depth;  // -1 (the default) is "not NIAH"
   if (r.length != 0) obj["length"] = r.length;
   if (!r.all_classes.empty()) obj["all_classes"] = r.all_classes;
   // Replace invalid UTF-8 instead of throwing: contexts cut on token boundaries may end mid-character.

@@ -81,7 +81,8 @@ std::vector<std::unique_ptr<Press>> PressArgs::take_inner(size_t min_count, size
 }
 
 void PressArgs::check_complete() const {
-  for (const auto& [key, value] : values_) {
+  for (const auto& entry : values_) {
+    const std::string& key = entry.first;  // not a structured binding: clang 14 cannot capture one
     const bool known = std::any_of(known_.begin(), known_.end(), [&](const auto& kv) { return kv.first == key; });
     if (known) continue;
     if (known_.empty()) fail("press '", press_name_, "' takes no parameters (got '", key, "')");

@@ -73,7 +73,9 @@ std::string all_names() {
 void merge_into_innermost(PressSpec& spec, const std::vector<std::pair<std::string, std::string>>& params) {
   PressSpec* leaf = &spec;
   while (!leaf->inner.empty()) leaf = &leaf->inner.front();
-  for (const auto& [key, value] : params) {
+  for (const auto& param : params) {
+    const std::string& key = param.first;  // not a structured binding: clang 14 cannot capture one
+    const std::string& value = param.second;
     auto it = std::find_if(leaf->params.begin(), leaf->params.end(), [&](const auto& kv) { return kv.first == key; });
     if (it != leaf->params.end())
       it->second = value;

@@ -8,6 +8,10 @@
 namespace kvpress {
 namespace {
 
+// Deeper nesting is refused before recursing (a long "a(a(a(..." would otherwise overflow the stack);
+// the registry builds no more levels either.
+constexpr int kMaxNesting = 16;
+
 bool is_name_char(char c) { return std::isalnum((unsigned char)c) || c == '_'; }
 bool is_value_char(char c) {
   return !std::isspace((unsigned char)c) && c != ',' && c != '(' && c != ')' && c != ':' && c != '=';
@@ -22,7 +26,7 @@ class SpecParser {
     if (at_end()) fail("empty press specification (expected a press name such as 'snapkv')");
     PressSpec spec = parse_spec(0);
     skip_space();
-    if (!at_end()) error(std::string("unexpected '") + text_[pos_] + "'");
+    if (!at_end()) error("unexpected '" + one_line(text_.substr(pos_, 1)) + "'");
     return spec;
   }
 
@@ -32,6 +36,7 @@ class SpecParser {
     spec.name = parse_name("a press name");
     skip_space();
     if (peek('(')) {
+      if (depth >= kMaxNesting) error("press specification nests more than " + std::to_string(kMaxNesting) + " levels");
       ++pos_;
       while (true) {
         skip_space();
@@ -90,12 +95,12 @@ class SpecParser {
   std::string parse_name(const char* what) {
     const size_t start = pos_;
     while (!at_end() && is_name_char(text_[pos_])) ++pos_;
-    if (pos_ == start) error(std::string("expected ") + what + (at_end() ? "" : std::string(", found '") + text_[pos_] + "'"));
+    if (pos_ == start) error(std::string("expected ") + what + (at_end() ? "" : ", found '" + one_line(text_.substr(pos_, 1)) + "'"));
     return text_.substr(start, pos_ - start);
   }
 
   [[noreturn]] void error(const std::string& what) const {
-    fail("press specification '", text_, "': ", what, " at position ", pos_ + 1);
+    fail("press specification '", one_line(text_), "': ", what, " at position ", pos_ + 1);
   }
   void skip_space() {
     while (!at_end() && std::isspace((unsigned char)text_[pos_])) ++pos_;

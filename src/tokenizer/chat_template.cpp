@@ -168,7 +168,7 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
           }
           out += "<|im_end|>\n";
         } else {
-          fail("chat template qwen3: role '", msg.role, "' is not supported (system, user, assistant)");
+          fail("chat template qwen3: role '", one_line(msg.role), "' is not supported (system, user, assistant)");
         }
       }
       if (add_generation_prompt) out += "<|im_start|>assistant\n";
@@ -243,7 +243,7 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
       for (const auto& msg : messages) {
         if (msg.role == "system" && msg.content.empty()) continue;
         if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
-          fail("chat template phi3: role '", msg.role, "' is not supported (system, user, assistant)");
+          fail("chat template phi3: role '", one_line(msg.role), "' is not supported (system, user, assistant)");
         out += "<|" + msg.role + "|>\n" + msg.content + "<|end|>\n";
       }
       if (add_generation_prompt) {

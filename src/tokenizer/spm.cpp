@@ -37,7 +37,7 @@ void SpmModel::append_fallback(std::string_view piece, std::vector<int32_t>& out
     return;
   }
   if (vocab_.unk_id < 0)
-    fail("cannot tokenize '", piece, "': the vocab has no byte tokens for it and no unknown token");
+    fail("cannot tokenize '", one_line(piece), "': the vocab has no byte tokens for it and no unknown token");
   out.push_back(vocab_.unk_id);
 }
 

@@ -69,6 +69,18 @@ TEST(JsonlDataset, MalformedLinesNameFileAndLine) {
             std::string::npos);
   EXPECT_NE(error_of("{\"context\": \"c\", \"max_new_tokens\": 1.5}").find("must be an integer"), std::string::npos);
   EXPECT_NE(error_of("{\"context\": \"c\", \"all_classes\": \"a\"}").find("field 'all_classes'"), std::string::npos);
+  // Found by fuzz_jsonl: a number too large for a double is nlohmann's out_of_range, not a parse_error,
+  // and escaped as an uncaught exception.
+  EXPECT_NE(error_of(ok + "{\"context\": \"c\", \"length\": 1e310}").find("data.jsonl:2: invalid JSON"), std::string::npos);
+}
+
+TEST(JsonlDataset, NegativeNeedleDepthRoundTrips) {
+  // Found by fuzz_jsonl's round-trip check: a depth below -1 was read but not written back.
+  const auto r = parse_jsonl_records("{\"context\": \"c\", \"needle_depth\": -5}", "x.jsonl");
+  ASSERT_EQ(r.size(), 1u);
+  const auto back = parse_jsonl_records(to_jsonl_line(r[0]), "back.jsonl");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].needle_depth, -5);
 }
 
 TEST(JsonlDataset, RoundTripThroughAFile) {

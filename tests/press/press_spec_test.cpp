@@ -102,6 +102,31 @@ TEST(PressSpec, SyntaxErrorsNamePositionAndExpectation) {
   }
 }
 
+TEST(PressSpec, ErrorsStayOnOneLineAndDeepNestingIsRefused) {
+  // Found by fuzz_press_spec: the text was quoted raw, so a newline in it split the message.
+  try {
+    parse_press_spec("\nsnapkv:window_size\x01=3");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'\\nsnapkv:window_size\\x01=3'"), std::string::npos) << msg;
+  }
+  // 100000 levels would overflow the stack of a recursive parser; 16 is the most the registry builds.
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "composed(";
+  EXPECT_THROW(parse_press_spec(deep), Error);
+  std::string sixteen = "knorm";
+  for (int i = 0; i < 16; ++i) sixteen = "composed(" + sixteen + ")";
+  EXPECT_NO_THROW(parse_press_spec(sixteen));
+  try {
+    parse_press_spec("composed(" + sixteen + ")");
+    ADD_FAILURE() << "17 levels parsed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nests more than 16 levels"), std::string::npos) << e.what();
+  }
+}
+
 TEST(PressRegistry, ListsEveryPressAndAlias) {
   std::set<std::string> names;
   for (const auto& p : registered_presses()) names.insert(p.name);

@@ -157,6 +157,18 @@ TEST(ChatTemplate, Phi3) {
   EXPECT_EQ(phi35.apply({{"user", "Q"}}, false), "<|user|>\nQ<|end|>\n<|endoftext|>");
 }
 
+TEST(ChatTemplate, UnsupportedRoleErrorsStayOnOneLine) {
+  // Found by fuzz_chat_template: the role was quoted raw, so a newline in it split the message.
+  for (const auto kind : {ChatTemplate::Kind::Qwen3, ChatTemplate::Kind::Phi3}) {
+    try {
+      ChatTemplate::of_kind(kind).apply({{"tool\nx", "c"}}, true);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("role 'tool\\nx' is not supported"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(ChatTemplate, OfKindDefaults) {
   EXPECT_EQ(ChatTemplate::of_kind(Kind::Llama3).apply({{"user", "Q"}}, false),
             "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|>");

@@ -1,0 +1,7 @@
+// libFuzzer entry point of the press_run target; the per-input check is checks/check_press_run.cpp.
+#include "fuzz_check.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  kvpress::fuzz::check_press_run({data, size});
+  return 0;
+}
