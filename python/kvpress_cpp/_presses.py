@@ -68,6 +68,20 @@ class BasePress:
     def _config(self):
         raise NotImplementedError
 
+    def _bind(self, args, kwargs):
+        """Positional and keyword arguments to {field: value}, with Python's own TypeErrors."""
+        names = self._field_names()
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} arguments ({len(args)} given)")
+        values = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise TypeError(f"{type(self).__name__} got an unexpected argument '{k}' (takes {', '.join(names)})")
+            if k in values:
+                raise TypeError(f"{type(self).__name__} got multiple values for argument '{k}'")
+            values[k] = v
+        return values
+
     def __repr__(self):
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._field_names())
         return f"{type(self).__name__}({fields})"
@@ -93,16 +107,7 @@ class ScorerPress(BasePress):
         return ("compression_ratio",) + tuple(n for n, _ in cls._parameters)
 
     def __init__(self, *args, **kwargs):
-        names = self._field_names()
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__} takes at most {len(names)} arguments ({len(args)} given)")
-        values = dict(zip(names, args))
-        for k, v in kwargs.items():
-            if k not in names:
-                raise TypeError(f"{type(self).__name__} got an unexpected argument '{k}' (takes {', '.join(names)})")
-            if k in values:
-                raise TypeError(f"{type(self).__name__} got multiple values for argument '{k}'")
-            values[k] = v
+        values = self._bind(args, kwargs)
         self.compression_ratio = values.get("compression_ratio", 0.0)
         for n, default in self._parameters:
             setattr(self, n, values.get(n, default))
@@ -130,14 +135,7 @@ class _WrapperPress(BasePress):
         return (cls._inner_name,) + tuple(n for n, _ in cls._parameters)
 
     def __init__(self, *args, **kwargs):
-        names = self._field_names()
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__} takes at most {len(names)} arguments ({len(args)} given)")
-        values = dict(zip(names, args))
-        for k, v in kwargs.items():
-            if k not in names:
-                raise TypeError(f"{type(self).__name__} got an unexpected argument '{k}' (takes {', '.join(names)})")
-            values[k] = v
+        values = self._bind(args, kwargs)
         if self._inner_name not in values:
             raise TypeError(f"{type(self).__name__} needs the argument '{self._inner_name}'")
         setattr(self, self._inner_name, values[self._inner_name])
