@@ -71,6 +71,8 @@ class Session {
   ~Session();
 
   // Text sessions only: generates the answer to `question` (an empty question continues the context).
+  // With a press that compresses while decoding (PressConfig::compresses_while_decoding), the cache is
+  // compressed as the answer is generated, and a second question throws Error (as in kvpress).
   Answer ask(const std::string& question, const AskOptions& options = {});
   // Feeds question_ids right after the context (at the original context length, or the compressed one
   // for presses that re-rotate keys) and generates. answer_prefix is ignored.

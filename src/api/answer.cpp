@@ -12,6 +12,9 @@ AnswerResult answer(const Engine& engine, const std::string& context, const std:
                     const PressConfig& press, const AnswerOptions& options) {
   if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
   const std::vector<std::string> questions = questions_in.empty() ? std::vector<std::string>{""} : questions_in;
+  if (press.compresses_while_decoding() && !options.query_aware && questions.size() > 1)
+    fail("press '", press.spec(), "' compresses the cache while an answer is generated, so one context answers one ",
+         "question (as in kvpress); got ", questions.size(), " questions (ask them one at a time, or query-aware)");
   // Query-aware: each question is compressed together with the context.
   std::vector<std::pair<std::string, std::vector<std::string>>> runs;
   if (options.query_aware) {

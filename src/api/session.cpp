@@ -111,6 +111,7 @@ Answer Session::ask_tokens(std::span<const int32_t> question_ids, const AskOptio
   gen.stop_at_end_of_generation = options.stop_at_end_of_generation;
   gen.check_first_token = false;  // kvpress never stops on the first generated token [quirk, spec §3]
   gen.on_token = options.on_token;
+  gen.press = impl_->press.get();  // acts only if it compresses while decoding (the prefill is done)
   Answer answer;
   answer.question_tokens = (int64_t)question_ids.size();
   const auto t0 = std::chrono::steady_clock::now();

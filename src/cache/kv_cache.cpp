@@ -85,6 +85,13 @@ void KvCache::write_keys(int64_t layer, int64_t head, int64_t begin, int64_t n, 
     kernels::quantize_row(key_type_, rows + j * head_dim_, &s.keys[(begin + j) * key_row_bytes_], head_dim_);
 }
 
+void KvCache::write_values(int64_t layer, int64_t head, int64_t begin, int64_t n, const float* rows) {
+  auto& s = store(layer, head);
+  KV_CHECK(begin >= 0 && n >= 0 && begin + n <= (int64_t)s.positions.size());
+  for (int64_t j = 0; j < n; ++j)
+    kernels::quantize_row(value_type_, rows + j * head_dim_, &s.values[(begin + j) * value_row_bytes_], head_dim_);
+}
+
 void KvCache::keep(int64_t layer, int64_t head, std::span<const int64_t> indices) {
   auto& s = store(layer, head);
   const int64_t n = (int64_t)s.positions.size();

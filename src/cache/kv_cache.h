@@ -52,6 +52,8 @@ class KvCache {
   void append(int64_t layer, int64_t n_tokens, const float* k, const float* v, const int32_t* positions);
   // Re-encodes existing keys [begin, begin + n) of one head from f32 rows [n, head_dim].
   void write_keys(int64_t layer, int64_t head, int64_t begin, int64_t n, const float* rows);
+  // The same for values (CAM merges evicted values into kept ones).
+  void write_values(int64_t layer, int64_t head, int64_t begin, int64_t n, const float* rows);
 
   // Keeps only the entries at `indices` (strictly ascending, < length) of one head, in that order,
   // moving their encoded rows as they are, and releases the memory of the dropped ones.

@@ -54,14 +54,22 @@ void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press,
 
 GenerateResult ContextSession::ask(std::span<const int32_t> question_ids, const GenerateOptions& options) {
   if (n_context_ == 0) fail("ContextSession::ask before prefill");
+  if (!consumed_by_.empty())
+    fail("this context was compressed while answering its first question (press '", consumed_by_,
+         "' acts during decoding), so it cannot answer another one (as kvpress: one question per decoding press)");
+  const bool decoding = options.press && options.press->acts_on_decoding();
   auto result = generate(model_, cache_, pool_, question_ids, question_start_, options);
-  cache_.truncate(snapshot_);
+  if (decoding)
+    consumed_by_ = options.press->name();  // entries of the context were evicted: there is no state to return to
+  else
+    cache_.truncate(snapshot_);
   return result;
 }
 
 std::vector<float> ContextSession::forced_log_probs(std::span<const int32_t> question_ids,
                                                     std::span<const int32_t> forced) {
   if (n_context_ == 0) fail("ContextSession::forced_log_probs before prefill");
+  if (!consumed_by_.empty()) fail("this context was compressed while answering a question (press '", consumed_by_, "')");
   if (question_ids.empty()) fail("teacher forcing needs at least one question token");
   const int64_t V = model_.config().n_vocab;
   // Input: question + all forced tokens but the last; predictions start at the last question token.

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "cache/kv_cache.h"
@@ -27,7 +28,8 @@ class ContextSession {
                int64_t chunk_tokens = 0, bool record_scores = false);
 
   // Feeds the question at the question start position and generates; the cache is then truncated
-  // back to its state after prefill.
+  // back to its state after prefill. With a press acting while decoding (options.press), the cache
+  // is compressed as the answer is generated instead, and no further question can be asked.
   GenerateResult ask(std::span<const int32_t> question_ids, const GenerateOptions& options);
 
   // Teacher-forced log-probabilities: feeds question then `forced` tokens and returns, for each
@@ -52,6 +54,7 @@ class ContextSession {
   int32_t question_start_ = 0;
   double prefill_ms_ = 0, compression_ms_ = 0;
   std::vector<int64_t> snapshot_;
+  std::string consumed_by_;  // the decoding press that compressed the context while answering
   std::vector<HeadScores> scores_;
 };
 

@@ -29,7 +29,8 @@ void add_answer_command(CLI::App& app, Action& action) {
   cmd->add_option("--context-file", args->context_file, "text file with the context")->required();
   cmd->add_option("--question", args->questions, "a question (repeat for several; none = continue the context)");
   cmd->add_option("--answer-prefix", args->answer_prefix, "text the answer starts with (inside the assistant turn)");
-  cmd->add_option("--press", args->press, "press specification (see `kvpress presses`); needs --compression-ratio")
+  cmd->add_option("--press", args->press, "press specification (see `kvpress presses`); needs --compression-ratio, except decoding presses "
+                  "(decoding_knorm, cam_knorm, ...: sized by target_size)")
       ->capture_default_str();
   auto* ratio = cmd->add_option("--compression-ratio", args->ratio,
                                 "fraction of KV pairs removed, in [0, 1); needs --press")->capture_default_str();
@@ -51,7 +52,7 @@ void add_answer_command(CLI::App& app, Action& action) {
       if (press.is_none() && args->ratio > 0)
         fail("--compression-ratio ", eval::ratio_key(args->ratio), " does nothing without --press (e.g. --press knorm "
              "--compression-ratio ", eval::ratio_key(args->ratio), ")");
-      if (!press.is_none() && ratio->count() == 0)
+      if (press.compresses_prefill() && ratio->count() == 0)
         fail("--press ", args->press, " needs --compression-ratio (the fraction of KV pairs to remove, e.g. 0.5)");
       const KvTypes kv_types = args->kv.resolve();
       const std::string context = read_file(args->context_file);
