@@ -102,6 +102,7 @@ class Session {
   const std::vector<std::string>& warnings() const;  // truncation, a context past the model's length
   const std::vector<int32_t>& context_ids() const;   // what was prefilled (after truncation)
   const PressConfig& press() const;
+  KvTypes kv_types() const;  // storage of the cache's keys and values
 
   int64_t n_layers() const;
   int64_t n_heads_kv() const;
