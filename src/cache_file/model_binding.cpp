@@ -81,7 +81,7 @@ void check_binding(const ModelBinding& saved, const Model& model, const std::str
   const std::string prefix = name + ": the cache was made for another model: ";
   const std::string model_name = model.file().path();
   if (saved.arch != now.arch)
-    fail(prefix, "architecture '", saved.arch, "' in the file, '", now.arch, "' in ", model_name);
+    fail(prefix, "architecture '", one_line(saved.arch), "' in the file, '", now.arch, "' in ", model_name);
   const std::pair<const char*, std::pair<int64_t, int64_t>> shapes[] = {
       {"n_layers", {saved.n_layers, now.n_layers}},     {"n_heads_kv", {saved.n_heads_kv, now.n_heads_kv}},
       {"head_dim", {saved.head_dim, now.head_dim}},     {"n_heads", {saved.n_heads, now.n_heads}},

@@ -124,6 +124,9 @@ TEST_F(CacheFileErrors, ResealedMalformedFieldsAreNamed) {
   b[kArchAt + 4 + 5] ^= 0x01;  // n_layers
   EXPECT_MESSAGE(resealed(b), "made for another model: n_layers 5 in the file, 4 in");
   b = *good_;
+  b[kArchAt + 4 + 2] = '\n';  // file text in a message stays on one line (a fuzz finding)
+  EXPECT_MESSAGE(resealed(b), "architecture 'll\\nma' in the file, 'llama' in");
+  b = *good_;
   b[kArchAt] = 200;  // the arch text claims 200 bytes: the fields after it are misread, and a check says so
   EXPECT_NE(load_error(resealed(b)), "");
   b = *good_;
