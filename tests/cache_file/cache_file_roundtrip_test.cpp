@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cache_file_test_util.h"
+#include "tiny_model.h"
 
 namespace kvpress {
 namespace {
@@ -86,6 +87,29 @@ TEST_F(CacheFileRoundTrip, TokenSessionsStayTokenSessions) {
   ask.max_new_tokens = 6;
   EXPECT_EQ(original.ask_tokens(question, ask).ids, loaded.ask_tokens(question, ask).ids);
   EXPECT_THROW(loaded.ask("What is green?"), Error);  // as the original: not a text session
+}
+
+TEST(CacheFileArchitectures, Qwen2BiasesAndQwen3QkNormRoundTripToo) {
+  Scratch dir("cache_archs");
+  for (const char* arch : {"qwen2", "qwen3"}) {
+    SCOPED_TRACE(arch);
+    testing::TinyModelSpec spec;
+    spec.arch = arch;
+    spec.head_dim = 32;
+    const std::string model = dir / (std::string(arch) + ".gguf");
+    testing::write_tiny_model(spec, model);
+    const Engine engine = Engine::load(model, {1});
+    SessionOptions options;
+    options.kv_types = {KvType::Q8_0, KvType::BF16};
+    Session original = Session::from_tokens(engine, testing::tiny_token_ids(40, 5), presses::snapkv(0.5, 8), options);
+    original.save(dir / "c.kvc");
+    Session loaded = Session::load(engine, dir / "c.kvc");
+    const std::vector<int32_t> question = testing::tiny_token_ids(5, 9);
+    AskOptions ask;
+    ask.max_new_tokens = 8;
+    ask.stop_at_end_of_generation = false;
+    EXPECT_EQ(original.ask_tokens(question, ask).ids, loaded.ask_tokens(question, ask).ids);
+  }
 }
 
 TEST_F(CacheFileRoundTrip, LoadedSessionsSaveTheSameBytesAndFromMemoryLoadsToo) {
