@@ -52,6 +52,19 @@ void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press,
   snapshot_ = cache_.lengths();
 }
 
+void ContextSession::adopt(KvCache cache, int64_t n_context, int32_t question_start) {
+  if (n_context_ != 0) fail("ContextSession::adopt after a prefill");
+  const auto& c = model_.config();
+  KV_CHECK(n_context > 0 && question_start >= 0 && cache.n_layers() == c.n_layers &&
+           cache.n_heads_kv() == c.n_heads_kv && cache.head_dim() == c.head_dim);
+  cache_ = std::move(cache);
+  cache_.reset_peaks();
+  n_context_ = n_context;
+  question_start_ = question_start;
+  scores_.assign((size_t)c.n_layers, HeadScores{});
+  snapshot_ = cache_.lengths();
+}
+
 GenerateResult ContextSession::ask(std::span<const int32_t> question_ids, const GenerateOptions& options) {
   if (n_context_ == 0) fail("ContextSession::ask before prefill");
   if (!consumed_by_.empty())

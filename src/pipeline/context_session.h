@@ -27,6 +27,11 @@ class ContextSession {
   void prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress = {},
                int64_t chunk_tokens = 0, bool record_scores = false);
 
+  // Instead of prefill(): takes a cache filled elsewhere (a loaded cache file) holding a context of
+  // n_context tokens whose questions start at question_start. Must be called once, first; the cache
+  // must have this model's shape.
+  void adopt(KvCache cache, int64_t n_context, int32_t question_start);
+
   // Feeds the question at the question start position and generates; the cache is then truncated
   // back to its state after prefill. With a press acting while decoding (options.press), the cache
   // is compressed as the answer is generated instead, and no further question can be asked.
