@@ -34,6 +34,7 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
   ForwardOptions fwd;
   prompt_press.attach(fwd);
   std::vector<float> logits = model.forward(prompt, positions, cache, pool, fwd);
+  result.fed = (int64_t)prompt.size();
   check_finite_logits(model, cache, logits);
   int32_t pos = start_pos + (int32_t)prompt.size();
   const auto& tok = model.tokenizer();
@@ -49,11 +50,13 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
     }
     result.tokens.push_back(next);
     if (options.on_token) options.on_token(next);
-    if (i + 1 == options.max_new_tokens) break;
+    if (i + 1 == options.max_new_tokens && !options.feed_last) break;
     const int32_t token[1] = {next};
     const int32_t token_pos[1] = {pos++};
     logits = model.forward(token, token_pos, cache, pool, step_fwd);
+    ++result.fed;
     check_finite_logits(model, cache, logits);
+    if (i + 1 == options.max_new_tokens) break;  // fed (feed_last): the budget is spent
   }
   return result;
 }
