@@ -171,43 +171,37 @@ GenerateOptions generate_options(const AskOptions& options, Press* press) {
 }
 }  // namespace
 
+// Generates after `ids`: a plain question (the cache restored afterwards) or a kept conversation turn.
+static Answer generate_answer(Session::Impl& impl, std::span<const int32_t> ids, const AskOptions& options, bool keep_turn) {
+  const GenerateOptions gen = generate_options(options, impl.press.get());
+  Answer answer;
+  answer.question_tokens = (int64_t)ids.size();
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(impl.engine->compute);
+    const GenerateResult r = keep_turn ? impl.context.converse(ids, gen) : impl.context.ask(ids, gen);
+    answer.ids = r.tokens;
+    answer.stopped = r.stopped;
+  }
+  answer.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  answer.text = impl.engine->model->tokenizer().decode(answer.ids, true);
+  return answer;
+}
+
 Answer Session::converse(const std::string& question, const AskOptions& options) {
   impl_->check_text("converse");
   const Model& model = *impl_->engine->model;
   const auto ids = impl_->turns == 0 ? question_ids(model, impl_->parts, question, options.answer_prefix)
                                      : next_turn_ids(model, impl_->parts, question, options.answer_prefix);
-  const GenerateOptions gen = generate_options(options, impl_->press.get());
-  Answer answer;
-  answer.question_tokens = (int64_t)ids.size();
-  const auto t0 = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(impl_->engine->compute);
-    const GenerateResult r = impl_->context.converse(ids, gen);
-    answer.ids = r.tokens;
-    answer.stopped = r.stopped;
-  }
+  Answer answer = generate_answer(*impl_, ids, options, true);
   ++impl_->turns;
-  answer.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  answer.text = model.tokenizer().decode(answer.ids, true);
   return answer;
 }
 
 int64_t Session::turns() const { return impl_->turns; }
 
 Answer Session::ask_tokens(std::span<const int32_t> question_ids, const AskOptions& options) {
-  const GenerateOptions gen = generate_options(options, impl_->press.get());
-  Answer answer;
-  answer.question_tokens = (int64_t)question_ids.size();
-  const auto t0 = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(impl_->engine->compute);
-    const GenerateResult r = impl_->context.ask(question_ids, gen);
-    answer.ids = r.tokens;
-    answer.stopped = r.stopped;
-  }
-  answer.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  answer.text = impl_->engine->model->tokenizer().decode(answer.ids, true);
-  return answer;
+  return generate_answer(*impl_, question_ids, options, false);
 }
 
 std::vector<float> Session::answer_log_probs(const std::string& question, const std::string& answer_prefix,
