@@ -66,9 +66,9 @@ Generation Engine::generate(std::span<const int32_t> prompt_ids, const Generatio
   gen.sampling = options.sampling;
   gen.on_token = options.on_token;
   gen.on_prefill_progress = options.on_prefill_progress;
+  gen.with_compute = [impl = impl_.get()](const std::function<void()>& pass) { impl->with_compute(pass); };
   const Model& model = *impl_->model;
   KvCache cache = model.make_cache(options.kv_types);
-  std::lock_guard lock(impl_->compute);
   const GenerateResult r = kvpress::generate(model, cache, impl_->pool, prompt_ids, 0, gen);
   return {r.tokens, model.tokenizer().decode(r.tokens, true), r.stopped};
 }

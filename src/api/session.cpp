@@ -111,12 +111,12 @@ Answer Session::ask_tokens(std::span<const int32_t> question_ids, const AskOptio
   gen.stop_at_end_of_generation = options.stop_at_end_of_generation;
   gen.check_first_token = false;  // kvpress never stops on the first generated token [quirk, spec §3]
   gen.on_token = options.on_token;
+  gen.with_compute = [engine = impl_->engine.get()](const std::function<void()>& pass) { engine->with_compute(pass); };
   Answer answer;
   answer.question_tokens = (int64_t)question_ids.size();
   const auto t0 = std::chrono::steady_clock::now();
   {
-    std::lock_guard lock(impl_->engine->compute);
-    const GenerateResult r = impl_->context.ask(question_ids, gen);
+    const GenerateResult r = impl_->context.ask(question_ids, gen);  // locks compute per forward pass
     answer.ids = r.tokens;
     answer.stopped = r.stopped;
   }

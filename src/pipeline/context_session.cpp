@@ -54,9 +54,13 @@ void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press,
 
 GenerateResult ContextSession::ask(std::span<const int32_t> question_ids, const GenerateOptions& options) {
   if (n_context_ == 0) fail("ContextSession::ask before prefill");
-  auto result = generate(model_, cache_, pool_, question_ids, question_start_, options);
-  cache_.truncate(snapshot_);
-  return result;
+  // Restored also when generation throws (a cancelled request, a stop sequence), so the session stays usable.
+  struct Restore {
+    KvCache& cache;
+    const std::vector<int64_t>& lengths;
+    ~Restore() { cache.truncate(lengths); }
+  } restore{cache_, snapshot_};
+  return generate(model_, cache_, pool_, question_ids, question_start_, options);
 }
 
 std::vector<float> ContextSession::forced_log_probs(std::span<const int32_t> question_ids,

@@ -29,7 +29,9 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
   ForwardOptions fwd;
   if (options.on_prefill_progress) fwd.observer = &report;
   fwd.needs = {0, false};  // progress reads nothing of the pass
-  std::vector<float> logits = model.forward(prompt, positions, cache, pool, fwd);
+  const auto run = [&](const std::function<void()>& pass) { options.with_compute ? options.with_compute(pass) : pass(); };
+  std::vector<float> logits;
+  run([&] { logits = model.forward(prompt, positions, cache, pool, fwd); });
   check_finite_logits(model, cache, logits);
   int32_t pos = start_pos + (int32_t)prompt.size();
   const auto& tok = model.tokenizer();
@@ -45,7 +47,7 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
     if (i + 1 == options.max_new_tokens) break;
     const int32_t token[1] = {next};
     const int32_t token_pos[1] = {pos++};
-    logits = model.forward(token, token_pos, cache, pool);
+    run([&] { logits = model.forward(token, token_pos, cache, pool); });
     check_finite_logits(model, cache, logits);
   }
   return result;
