@@ -82,7 +82,7 @@ await check("a ratio out of range is a 400", async () => {
 
 await check("a client aborting a stream leaves the server healthy", async () => {
   const controller = new AbortController();
-  const stream = await client.completions.create({ model: "x", prompt: context, max_tokens: 4000, stream: true },
+  const stream = await client.completions.create({ model: "x", prompt: essay.slice(0, 1500), max_tokens: 1500, stream: true },
                                                  { signal: controller.signal });
   let n = 0;
   try {
@@ -96,4 +96,5 @@ await check("a client aborting a stream leaves the server healthy", async () => 
   assert.equal(again.choices[0].message.content, firstText);
 });
 
-console.log(`openai ${OpenAI.VERSION ?? ""}: ${passed} checks passed`);
+const { version } = JSON.parse(readFileSync(new URL("./node_modules/openai/package.json", import.meta.url), "utf8"));
+console.log(`openai ${version}: ${passed} checks passed`);

@@ -11,7 +11,7 @@ fi
 out=$(mktemp)
 "$bin" serve --model "$model" --port 0 --parallel 2 --threads 2 >"$out" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$out"' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 100); do
   grep -q "listening on" "$out" && break
   kill -0 $pid 2>/dev/null || { echo "kvpress serve exited early"; exit 1; }
