@@ -1,5 +1,6 @@
 // kvpress serve over HTTP: every endpoint, streaming, per-request presses, prefix reuse, stop sequences,
 // the bad-request matrix, a client hanging up, and `kvpress answer`'s text for the same context.
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -280,6 +281,28 @@ TEST_F(ServerTest, ClientHangingUpMidStreamCancelsItsWork) {
   EXPECT_FALSE(fresh["usage"]["kvpress"]["prefix_cache_hit"].get<bool>());
   EXPECT_EQ(fresh["choices"][0]["text"], reused["choices"][0]["text"]);
   EXPECT_EQ(http_get(port(), "/health").status, 200);
+}
+
+TEST_F(ServerTest, RequestsBeyondTheSlotsWaitInTheQueue) {
+  // Three long generations on two slots: two run, one waits; then every client hangs up.
+  const json body = {{"prompt", needle_context("melon", 1)}, {"max_tokens", 1500}};
+  std::atomic<bool> hang_up{false};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 3; ++i)
+    clients.emplace_back([&] { post_stream(port(), "/v1/completions", body, [&](size_t) { return !hang_up.load(); }); });
+  json health;
+  for (int i = 0; i < 500; ++i) {
+    health = http_get(port(), "/health").json();
+    if (health["slots_busy"] == 2 && health["queued"] == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  hang_up = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(health["slots_busy"], 2) << health;
+  EXPECT_EQ(health["queued"], 1) << health;
+  for (int i = 0; i < 100 && http_get(port(), "/health").json()["slots_busy"] != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(http_get(port(), "/health").json()["slots_busy"], 0);
 }
 
 }  // namespace
