@@ -45,7 +45,8 @@ struct Generation {
 };
 
 // Thread-safety: every method may be called from any thread. Compute (generate, and the prefill and
-// questions of every Session of this engine) is serialised on the engine's one thread pool.
+// questions of every Session of this engine) is serialised on the engine's one thread pool, one forward
+// pass at a time in arrival order: concurrent generations interleave token by token.
 // Copies share the same model (a handle); the model stays loaded while a copy or a Session lives.
 class Engine {
  public:

@@ -41,7 +41,8 @@ struct AskOptions {
   int64_t max_new_tokens = 50;
   SamplingOptions sampling;   // greedy by default, as kvpress
   bool stop_at_end_of_generation = true;
-  std::function<void(int32_t)> on_token;  // each generated id as it comes
+  std::function<void(int32_t)> on_token;  // each generated id as it comes; may throw to stop generating
+                                          // (the exception propagates; the cache is still restored)
 };
 
 struct Answer {
