@@ -76,7 +76,6 @@ PreparedRequest CompletionRunner::prepare(CompletionRequest request) {
 
 bool CompletionRunner::run(const PreparedRequest& p, const ResponseChannel& out) {
   Outcome outcome;
-  const ResponseId rid{p.id, p.created, options_.model_name};
   try {
     answer(p, out, outcome);
   } catch (const ClientGone&) {

@@ -93,6 +93,7 @@ void serve_forever(const Engine& engine, const ServerOptions& options) {
       send_error(res, 413, "the request body is larger than the limit of " + std::to_string(options.max_body_bytes) +
                                " bytes (--max-body)", "invalid_request_error", "payload_too_large");
     } else if (res.status == 404) {
+      ++metrics.client_errors;
       send_error(res, 404, "no endpoint " + req.method + " " + req.path, "invalid_request_error", "not_found");
     } else {
       send_error(res, res.status, "request failed with status " + std::to_string(res.status), "invalid_request_error",
