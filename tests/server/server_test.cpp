@@ -289,7 +289,9 @@ TEST_F(ServerTest, RequestsBeyondTheSlotsWaitInTheQueue) {
   std::atomic<bool> hang_up{false};
   std::vector<std::thread> clients;
   for (int i = 0; i < 3; ++i)
-    clients.emplace_back([&] { post_stream(port(), "/v1/completions", body, [&](size_t) { return !hang_up.load(); }); });
+    clients.emplace_back([&] {  // again and again, in case an answer ends early
+      while (!hang_up) post_stream(port(), "/v1/completions", body, [&](size_t) { return !hang_up.load(); });
+    });
   json health;
   for (int i = 0; i < 500; ++i) {
     health = http_get(port(), "/health").json();
