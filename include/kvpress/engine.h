@@ -9,6 +9,7 @@
 
 #include "kvpress/error.h"
 #include "kvpress/kv_type.h"
+#include "kvpress/press.h"
 #include "kvpress/progress.h"
 #include "kvpress/sampling.h"
 
@@ -36,12 +37,18 @@ struct GenerationOptions {
   KvTypes kv_types;                       // storage of the prompt's cache
   std::function<void(int32_t)> on_token;  // each generated id as it comes (streaming)
   PrefillProgressFn on_prefill_progress;  // after every layer of the prompt's forward pass
+  // Compression of this generation: a prefill press compresses the prompt, a decoding press
+  // (presses::decoding, cam, ...) the cache while tokens are generated. Default: none.
+  PressConfig press;
 };
 
 struct Generation {
   std::vector<int32_t> ids;  // generated ids, a final stop token excluded
   std::string text;          // ids decoded, special tokens skipped
   bool stopped = false;      // ended on an end-of-generation token
+  int64_t kv_bytes = 0;                  // the cache at the end
+  int64_t peak_kv_entries_per_head = 0;  // most entries any head held at any time
+  int64_t kv_bytes_peak = 0;             // most bytes the cache held at any time
 };
 
 // Thread-safety: every method may be called from any thread. Compute (generate, and the prefill and

@@ -53,4 +53,9 @@ struct AnswerResult {
 AnswerResult answer(const Engine& engine, const std::string& context, const std::vector<std::string>& questions,
                     const PressConfig& press, const AnswerOptions& options = {});
 
+// The questions (none: one answer continuing the context) answered in order on a session already made,
+// such as one loaded from a cache file (Session::load). Only options.answer_prefix and max_new_tokens
+// apply: the others shape a session's prefill. Stats are the session's (prefill_ms 0 for a loaded one).
+AnswerResult answer(Session& session, const std::vector<std::string>& questions, const AnswerOptions& options = {});
+
 }  // namespace kvpress

@@ -38,6 +38,12 @@ class PressConfig {
   // The specification with every parameter spelled out (aliases expanded), e.g.
   // "snapkv:window_size=64,kernel_size=5"; "none" for no press.
   std::string canonical_spec() const;
+  // Whether the press compresses while answers are generated (decoding, cam, prefill_decoding, ...):
+  // a Session with such a press answers one question, as in kvpress.
+  bool compresses_while_decoding() const;
+  // Whether the press compresses the context at prefill (false for a pure decoding press, which the
+  // compression ratio does not size).
+  bool compresses_prefill() const;
 
  private:
   PressConfig(std::string spec, double compression_ratio) : spec_(std::move(spec)), compression_ratio_(compression_ratio) {}
@@ -65,6 +71,21 @@ PressConfig observed_attention(double compression_ratio);
 PressConfig random(double compression_ratio, std::optional<uint64_t> seed = std::nullopt);
 PressConfig adakv(const PressConfig& press, double alpha_safeguard = 0.20);
 PressConfig composed(const std::vector<PressConfig>& presses);
+PressConfig keydiff(double compression_ratio);
+
+// Decoding-time compression (kvpress's DecodingPress family): the base press (ratio 0) re-compresses
+// the whole cache while tokens are generated.
+struct DecodingParams {
+  int64_t compression_interval = 512;
+  int64_t target_size = 2048;  // unused by compression_ratio_decoding
+  int64_t hidden_states_buffer_size = 256;
+};
+PressConfig decoding(const PressConfig& base, const DecodingParams& params = {});
+PressConfig compression_ratio_decoding(const PressConfig& base, double target_compression_ratio = 0.5,
+                                       const DecodingParams& params = {});
+PressConfig cam(const PressConfig& base, const DecodingParams& params = {}, int64_t merge_budget = 32);
+// `prefill` compresses the context, `decoding` (one of the above) the generation.
+PressConfig prefill_decoding(const PressConfig& prefill, const PressConfig& decoding);
 }  // namespace presses
 
 struct PressParameter {

@@ -34,6 +34,7 @@ struct PrefillStats {
   int64_t kv_bytes = 0;        // the context's cache after compression
   double prefill_ms = 0;       // forward pass over the context, compression excluded
   double compression_ms = 0;   // time inside the press
+  double load_ms = 0;          // Session::load: reading and checking the cache file (no prefill then)
 };
 
 struct AskOptions {
@@ -67,11 +68,21 @@ class Session {
   static Session from_tokens(const Engine& engine, std::span<const int32_t> context_ids, const PressConfig& press,
                              const SessionOptions& options = {});
 
+  // A session saved by save() with the same model, answering token-identically to the saving one: no
+  // prefill, the rows are copied straight from the file's mapping into the cache. Throws Error naming
+  // the file and the problem: not a cache file, another format version, truncated, corrupted (checksum),
+  // made for another model (shapes, tokenizer or weights differ), or a malformed field.
+  static Session load(const Engine& engine, const std::string& path);
+  // The same from a cache file's bytes held in memory; `name` is used in error messages.
+  static Session load_bytes(const Engine& engine, std::span<const uint8_t> bytes, const std::string& name = "cache");
+
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
   ~Session();
 
   // Text sessions only: generates the answer to `question` (an empty question continues the context).
+  // With a press that compresses while decoding (PressConfig::compresses_while_decoding), the cache is
+  // compressed as the answer is generated, and a second question throws Error (as in kvpress).
   Answer ask(const std::string& question, const AskOptions& options = {});
   // Feeds question_ids right after the context (at the original context length, or the compressed one
   // for presses that re-rotate keys) and generates. answer_prefix is ignored.
@@ -81,6 +92,12 @@ class Session {
   std::vector<float> answer_log_probs(const std::string& question, const std::string& answer_prefix,
                                       std::span<const int32_t> answer_ids);
 
+  // Writes the compressed cache with everything a loaded session needs (context ids, press, KV types,
+  // the prompt's question suffix, the question start) to `path` (docs/kv-cache-file.md), atomically: a
+  // temporary file next to it is renamed into place when complete. Returns the file's bytes. Throws
+  // Error naming the path on I/O failure. Recorded scores are not saved.
+  int64_t save(const std::string& path) const;
+
   const PrefillStats& stats() const;
   // Most entries any head held, and most bytes the cache held, at any time so far (prefill and questions).
   int64_t peak_kv_entries_per_head() const;
@@ -88,6 +105,7 @@ class Session {
   const std::vector<std::string>& warnings() const;  // truncation, a context past the model's length
   const std::vector<int32_t>& context_ids() const;   // what was prefilled (after truncation)
   const PressConfig& press() const;
+  KvTypes kv_types() const;  // storage of the cache's keys and values
 
   int64_t n_layers() const;
   int64_t n_heads_kv() const;

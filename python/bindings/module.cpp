@@ -168,6 +168,11 @@ PYBIND11_MODULE(_core, m) {
         return Session::from_tokens(e, ids, press, o);
       }, py::arg("engine"), py::arg("ids"), py::arg("press"), py::arg("kv_type_k") = "f16",
          py::arg("kv_type_v") = "f16", py::arg("record_scores") = false, Release())
+      .def_static("load", [](const Engine& e, const std::string& path) { return Session::load(e, path); },
+                  py::arg("engine"), py::arg("path"),
+                  "A session from a cache file written by save() (no prefill; docs/kv-cache-file.md)", Release())
+      .def("save", &Session::save, py::arg("path"),
+           "Writes the compressed cache to a file, atomically; returns its size in bytes", Release())
       .def("ask", [](Session& s, const std::string& question, const std::string& answer_prefix,
                      int64_t max_new_tokens) {
         AskOptions o;

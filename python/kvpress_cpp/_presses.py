@@ -16,6 +16,8 @@ _CLASS_NAMES = {
     "streaming_llm": "StreamingLLMPress",
     "tova": "TOVAPress",
     "adakv": "AdaKVPress",
+    "keydiff": "KeyDiffPress",
+    "cam": "CAMPress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}
@@ -188,9 +190,122 @@ def _make_class(entry):
     return cls
 
 
+class _DecodingPress(BasePress):
+    """A press compressing while tokens are generated (kvpress's DecodingPress family): its base press
+    re-compresses the whole cache; the base's own ratio is set from the target, so it must stay 0."""
+
+    _is_wrapper = True
+
+    @classmethod
+    def _field_names(cls):
+        return ("base_press",) + tuple(n for n, _ in cls._parameters)
+
+    def __init__(self, *args, **kwargs):
+        values = self._bind(args, kwargs)
+        if "base_press" not in values:
+            raise TypeError(f"{type(self).__name__} needs the argument 'base_press'")
+        self.base_press = values["base_press"]
+        for n, default in self._parameters:
+            setattr(self, n, values.get(n, default))
+        self._config()
+
+    def _ratio(self):
+        return 0.0
+
+    @property
+    def compression_ratio(self):
+        return self._ratio()
+
+    def _config(self):
+        if not isinstance(self.base_press, BasePress):
+            raise TypeError(f"{type(self).__name__}: base_press must be a press object, got {self.base_press!r}")
+        if self.base_press.compression_ratio != 0:
+            raise ValueError(f"{type(self).__name__}: the ratio of base_press ({self.base_press.compression_ratio}) is "
+                             "set from the target while decoding; give it 0")
+        params = ",".join(f"{n}={_text(n, getattr(self, n), d)}" for n, d in self._parameters if n != "target_compression_ratio")
+        spec = f"{self._registry_name}({self.base_press._config().spec})" + (":" + params if params else "")
+        try:
+            return _core.PressConfig.from_spec(spec, float(self._ratio()))
+        except _core.Error as err:
+            _raise_value_error(err)
+
+
+class DecodingPress(_DecodingPress):
+    """While decoding, re-compresses the whole cache to target_size entries every compression_interval tokens."""
+
+    _registry_name = "decoding"
+    _parameters = (("compression_interval", 512), ("target_size", 2048), ("hidden_states_buffer_size", 256))
+
+
+class CompressionRatioDecodingPress(_DecodingPress):
+    """While decoding, re-compresses the cache to (1 - target_compression_ratio) of the tokens seen."""
+
+    _registry_name = "compression_ratio_decoding"
+    _parameters = (("compression_interval", 512), ("target_compression_ratio", 0.5), ("hidden_states_buffer_size", 256))
+
+    def _ratio(self):
+        r = self.target_compression_ratio
+        if isinstance(r, bool) or not isinstance(r, (int, float)):
+            raise TypeError(f"target_compression_ratio must be a number, got {r!r}")
+        return r
+
+
+class CAMPress(_DecodingPress):
+    """Decoding press that merges evicted values into the next kept ones before evicting (CaM)."""
+
+    _registry_name = "cam"
+    _parameters = (("compression_interval", 512), ("target_size", 2048), ("hidden_states_buffer_size", 256),
+                   ("merge_budget", 32))
+
+
+class PrefillDecodingPress(BasePress):
+    """One press compresses the context at prefill, a decoding press the generation (either may be None)."""
+
+    _registry_name = "prefill_decoding"
+    _is_wrapper = True
+
+    @classmethod
+    def _field_names(cls):
+        return ("prefilling_press", "decoding_press")
+
+    def __init__(self, *args, **kwargs):
+        values = self._bind(args, kwargs)
+        self.prefilling_press = values.get("prefilling_press")
+        self.decoding_press = values.get("decoding_press")
+        self._config()
+
+    @property
+    def compression_ratio(self):
+        return self.prefilling_press.compression_ratio if self.prefilling_press is not None else 0.0
+
+    def _config(self):
+        for name in self._field_names():
+            p = getattr(self, name)
+            if p is not None and not isinstance(p, BasePress):
+                raise TypeError(f"PrefillDecodingPress: {name} must be a press object or None, got {p!r}")
+        if self.decoding_press is None:  # as kvpress: the present press alone
+            return self.prefilling_press._config() if self.prefilling_press is not None else _core.PressConfig()
+        if self.prefilling_press is None:
+            return self.decoding_press._config()
+        prefill, decoding = self.prefilling_press._config(), self.decoding_press._config()
+        try:
+            return _core.PressConfig.from_spec(f"prefill_decoding({prefill.spec},{decoding.spec})",
+                                               prefill.compression_ratio)
+        except _core.Error as err:
+            _raise_value_error(err)
+
+
+_EXPLICIT = {c.__name__: c for c in (DecodingPress, CompressionRatioDecodingPress, CAMPress, PrefillDecodingPress)}
+for _c in _EXPLICIT.values():
+    _c.__module__ = "kvpress_cpp"
+
+
 def press_classes():
-    """{class name: class} for every registered press (aliases excluded)."""
-    return {class_name(e["name"]): _make_class(e) for e in _core.press_catalog() if not e["is_alias"]}
+    """{class name: class} for every registered press (aliases excluded); the decoding family is written
+    out above (kvpress's base_press / prefilling_press arguments)."""
+    classes = {class_name(e["name"]): _make_class(e) for e in _core.press_catalog() if not e["is_alias"]}
+    classes.update(_EXPLICIT)
+    return classes
 
 
 def as_config(press):

@@ -12,6 +12,9 @@ AnswerResult answer(const Engine& engine, const std::string& context, const std:
                     const PressConfig& press, const AnswerOptions& options) {
   if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
   const std::vector<std::string> questions = questions_in.empty() ? std::vector<std::string>{""} : questions_in;
+  if (press.compresses_while_decoding() && !options.query_aware && questions.size() > 1)
+    fail("press '", press.spec(), "' compresses the cache while an answer is generated, so one context answers one ",
+         "question (as in kvpress); got ", questions.size(), " questions (ask them one at a time, or query-aware)");
   // Query-aware: each question is compressed together with the context.
   std::vector<std::pair<std::string, std::vector<std::string>>> runs;
   if (options.query_aware) {
@@ -25,31 +28,52 @@ AnswerResult answer(const Engine& engine, const std::string& context, const std:
   session_options.use_chat_template = options.use_chat_template;
   session_options.on_prefill_progress = options.on_prefill_progress;
   session_options.prefill_chunk = options.prefill_chunk;
-  AskOptions ask;
-  ask.answer_prefix = options.answer_prefix;
-  ask.max_new_tokens = options.max_new_tokens;
 
   AnswerResult result;
   auto& s = result.stats;
   for (const auto& [run_context, run_questions] : runs) {
     Session session = Session::from_text(engine, run_context, press, session_options);
-    result.warnings.insert(result.warnings.end(), session.warnings().begin(), session.warnings().end());
-    const PrefillStats& p = session.stats();
-    s.prefill_ms += p.prefill_ms;
-    s.compression_ms += p.compression_ms;
-    s.context_tokens = p.context_tokens;
-    s.kv_bytes_full = p.kv_bytes_full;
-    s.kv_bytes = p.kv_bytes;
-    for (const auto& q : run_questions) {
-      Answer a = session.ask(q, ask);
-      s.decode_ms += a.decode_ms;
-      s.generated_tokens += (int64_t)a.ids.size();
-      result.answers.push_back(std::move(a.text));
-      result.answer_ids.push_back(std::move(a.ids));
-    }
-    s.peak_kv_entries_per_head = std::max(s.peak_kv_entries_per_head, session.peak_kv_entries_per_head());
-    s.kv_bytes_peak = std::max(s.kv_bytes_peak, session.kv_bytes_peak());
+    AnswerResult run = answer(session, run_questions, options);
+    result.warnings.insert(result.warnings.end(), run.warnings.begin(), run.warnings.end());
+    s.prefill_ms += run.stats.prefill_ms;
+    s.compression_ms += run.stats.compression_ms;
+    s.context_tokens = run.stats.context_tokens;
+    s.kv_bytes_full = run.stats.kv_bytes_full;
+    s.kv_bytes = run.stats.kv_bytes;
+    s.decode_ms += run.stats.decode_ms;
+    s.generated_tokens += run.stats.generated_tokens;
+    for (auto& a : run.answers) result.answers.push_back(std::move(a));
+    for (auto& ids : run.answer_ids) result.answer_ids.push_back(std::move(ids));
+    s.peak_kv_entries_per_head = std::max(s.peak_kv_entries_per_head, run.stats.peak_kv_entries_per_head);
+    s.kv_bytes_peak = std::max(s.kv_bytes_peak, run.stats.kv_bytes_peak);
   }
+  return result;
+}
+
+AnswerResult answer(Session& session, const std::vector<std::string>& questions_in, const AnswerOptions& options) {
+  if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
+  const std::vector<std::string> questions = questions_in.empty() ? std::vector<std::string>{""} : questions_in;
+  AskOptions ask;
+  ask.answer_prefix = options.answer_prefix;
+  ask.max_new_tokens = options.max_new_tokens;
+  AnswerResult result;
+  result.warnings = session.warnings();
+  auto& s = result.stats;
+  const PrefillStats& p = session.stats();
+  s.prefill_ms = p.prefill_ms;
+  s.compression_ms = p.compression_ms;
+  s.context_tokens = p.context_tokens;
+  s.kv_bytes_full = p.kv_bytes_full;
+  s.kv_bytes = p.kv_bytes;
+  for (const auto& q : questions) {
+    Answer a = session.ask(q, ask);
+    s.decode_ms += a.decode_ms;
+    s.generated_tokens += (int64_t)a.ids.size();
+    result.answers.push_back(std::move(a.text));
+    result.answer_ids.push_back(std::move(a.ids));
+  }
+  s.peak_kv_entries_per_head = session.peak_kv_entries_per_head();
+  s.kv_bytes_peak = session.kv_bytes_peak();
   return result;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "api/engine_impl.h"
+#include "api/press_build.h"
 #include "cache/kv_cache.h"
 #include "core/error.h"
 #include "pipeline/generator.h"
@@ -67,10 +68,16 @@ Generation Engine::generate(std::span<const int32_t> prompt_ids, const Generatio
   gen.on_token = options.on_token;
   gen.on_prefill_progress = options.on_prefill_progress;
   gen.with_compute = [impl = impl_.get()](const std::function<void()>& pass) { impl->with_compute(pass); };
+  const std::unique_ptr<Press> press = build_press(options.press);
+  gen.press = press.get();
   const Model& model = *impl_->model;
   KvCache cache = model.make_cache(options.kv_types);
   const GenerateResult r = kvpress::generate(model, cache, impl_->pool, prompt_ids, 0, gen);
-  return {r.tokens, model.tokenizer().decode(r.tokens, true), r.stopped};
+  Generation out{r.tokens, model.tokenizer().decode(r.tokens, true), r.stopped};
+  out.kv_bytes = cache.bytes();
+  out.peak_kv_entries_per_head = cache.peak_entries_per_head();
+  out.kv_bytes_peak = cache.peak_bytes();
+  return out;
 }
 
 }  // namespace kvpress

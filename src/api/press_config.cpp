@@ -70,6 +70,9 @@ PressConfig PressConfig::wrap(const std::string& name, const std::vector<PressCo
 
 std::string PressConfig::canonical_spec() const { return is_none() ? "none" : build_press(*this)->name(); }
 
+bool PressConfig::compresses_while_decoding() const { return !is_none() && build_press(*this)->acts_on_decoding(); }
+bool PressConfig::compresses_prefill() const { return !is_none() && build_press(*this)->acts_on_prefill(); }
+
 namespace presses {
 
 PressConfig knorm(double r) { return PressConfig::make("knorm", r); }
@@ -97,6 +100,47 @@ PressConfig adakv(const PressConfig& press, double alpha_safeguard) {
   return PressConfig::wrap("adakv", {press}, {{"alpha_safeguard", real_text(alpha_safeguard)}});
 }
 PressConfig composed(const std::vector<PressConfig>& members) { return PressConfig::wrap("composed", members); }
+PressConfig keydiff(double r) { return PressConfig::make("keydiff", r); }
+
+namespace {
+PressConfig::Parameters decoding_parameters(const DecodingParams& p) {
+  return {{"compression_interval", std::to_string(p.compression_interval)},
+          {"hidden_states_buffer_size", std::to_string(p.hidden_states_buffer_size)}};
+}
+// A decoding wrapper around `base` (whose ratio must be 0: the target sets it while decoding).
+PressConfig decoding_wrapper(const std::string& name, const PressConfig& base, PressConfig::Parameters parameters,
+                             double ratio) {
+  if (base.is_none()) fail("the inner press of '", name, "' is 'none'");
+  if (base.compression_ratio() != 0.0)
+    fail("the inner press of '", name, "' has compression ratio ", base.compression_ratio(),
+         "; its ratio is set from the target while decoding, so give it 0");
+  std::string spec = name + "(" + base.spec() + ")";
+  for (size_t i = 0; i < parameters.size(); ++i)
+    spec += (i ? "," : ":") + parameters[i].first + "=" + parameters[i].second;
+  return PressConfig::from_spec(spec, ratio);
+}
+}  // namespace
+
+PressConfig decoding(const PressConfig& base, const DecodingParams& p) {
+  auto params = decoding_parameters(p);
+  params.emplace_back("target_size", std::to_string(p.target_size));
+  return decoding_wrapper("decoding", base, params, 0.0);
+}
+PressConfig compression_ratio_decoding(const PressConfig& base, double target_compression_ratio,
+                                       const DecodingParams& p) {
+  return decoding_wrapper("compression_ratio_decoding", base, decoding_parameters(p), target_compression_ratio);
+}
+PressConfig cam(const PressConfig& base, const DecodingParams& p, int64_t merge_budget) {
+  auto params = decoding_parameters(p);
+  params.emplace_back("target_size", std::to_string(p.target_size));
+  params.emplace_back("merge_budget", std::to_string(merge_budget));
+  return decoding_wrapper("cam", base, params, 0.0);
+}
+PressConfig prefill_decoding(const PressConfig& prefill, const PressConfig& decoding) {
+  if (prefill.is_none() || decoding.is_none()) fail("the presses of 'prefill_decoding' cannot be 'none'");
+  return PressConfig::from_spec("prefill_decoding(" + prefill.spec() + "," + decoding.spec() + ")",
+                                prefill.compression_ratio());
+}
 
 }  // namespace presses
 

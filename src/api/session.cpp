@@ -6,7 +6,9 @@
 
 #include "api/engine_impl.h"
 #include "api/press_build.h"
+#include "cache_file/cache_file.h"
 #include "core/error.h"
+#include "gguf/mapped_file.h"
 #include "pipeline/context_session.h"
 #include "pipeline/prompt.h"
 #include "tokenizer/tokenizer.h"
@@ -92,6 +94,53 @@ Session Session::from_tokens(const Engine& engine, std::span<const int32_t> cont
   return Session(std::move(impl));
 }
 
+Session Session::load_bytes(const Engine& engine, std::span<const uint8_t> bytes, const std::string& name) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Model& model = *engine.impl_->model;
+  LoadedCacheFile file = read_cache_file(bytes, model, name);
+  const CacheFileSession& saved = file.session;
+  PressConfig press;
+  try {
+    press = PressConfig::from_spec(saved.press_spec, saved.compression_ratio);
+  } catch (const Error& e) {
+    fail(name, ": the cache file's press cannot be used by this build: ", e.what());
+  }
+  auto impl = std::make_unique<Impl>(engine.impl_, press, file.cache.types());
+  impl->text_mode = saved.text_mode;
+  impl->parts.suffix = saved.question_suffix;
+  impl->ids = saved.context_ids;
+  impl->warnings = saved.warnings;
+  const KvTypes types = file.cache.types();
+  impl->context.adopt(std::move(file.cache), (int64_t)impl->ids.size(), saved.question_start);
+  PrefillStats& stats = impl->stats;
+  stats.context_tokens = (int64_t)impl->ids.size();
+  stats.kv_bytes_full = stats.context_tokens * model.config().kv_bytes_per_token(types);
+  stats.kv_bytes = impl->context.cache().bytes();
+  stats.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return Session(std::move(impl));
+}
+
+Session Session::load(const Engine& engine, const std::string& path) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // The mapping lives only while the rows are copied out of it; the page cache keeps the file after.
+  const gguf::MappedFile file = gguf::MappedFile::open(path, "a kvpress cache file");
+  Session session = load_bytes(engine, file.bytes(), path);
+  session.impl_->stats.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return session;
+}
+
+int64_t Session::save(const std::string& path) const {
+  CacheFileSession s;
+  s.press_spec = impl_->press_config.is_none() ? "none" : impl_->press_config.spec();
+  s.compression_ratio = impl_->press_config.compression_ratio();
+  s.text_mode = impl_->text_mode;
+  s.question_suffix = impl_->text_mode ? impl_->parts.suffix : "";
+  s.context_ids = impl_->ids;
+  s.question_start = impl_->context.question_start();
+  s.warnings = impl_->warnings;
+  return write_cache_file(path, *impl_->engine->model, s, impl_->context.cache());
+}
+
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
@@ -111,6 +160,7 @@ Answer Session::ask_tokens(std::span<const int32_t> question_ids, const AskOptio
   gen.stop_at_end_of_generation = options.stop_at_end_of_generation;
   gen.check_first_token = false;  // kvpress never stops on the first generated token [quirk, spec §3]
   gen.on_token = options.on_token;
+  gen.press = impl_->press.get();  // acts only if it compresses while decoding (the prefill is done)
   gen.with_compute = [engine = impl_->engine.get()](const std::function<void()>& pass) { engine->with_compute(pass); };
   Answer answer;
   answer.question_tokens = (int64_t)question_ids.size();
@@ -139,6 +189,7 @@ int64_t Session::kv_bytes_peak() const { return impl_->context.cache().peak_byte
 const std::vector<std::string>& Session::warnings() const { return impl_->warnings; }
 const std::vector<int32_t>& Session::context_ids() const { return impl_->ids; }
 const PressConfig& Session::press() const { return impl_->press_config; }
+KvTypes Session::kv_types() const { return impl_->context.cache().types(); }
 int64_t Session::n_layers() const { return impl_->context.cache().n_layers(); }
 int64_t Session::n_heads_kv() const { return impl_->context.cache().n_heads_kv(); }
 

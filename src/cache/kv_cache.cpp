@@ -2,6 +2,7 @@
 #include "cache/kv_cache.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "core/error.h"
@@ -83,6 +84,27 @@ void KvCache::write_keys(int64_t layer, int64_t head, int64_t begin, int64_t n, 
   KV_CHECK(begin >= 0 && n >= 0 && begin + n <= (int64_t)s.positions.size());
   for (int64_t j = 0; j < n; ++j)
     kernels::quantize_row(key_type_, rows + j * head_dim_, &s.keys[(begin + j) * key_row_bytes_], head_dim_);
+}
+
+void KvCache::write_values(int64_t layer, int64_t head, int64_t begin, int64_t n, const float* rows) {
+  auto& s = store(layer, head);
+  KV_CHECK(begin >= 0 && n >= 0 && begin + n <= (int64_t)s.positions.size());
+  for (int64_t j = 0; j < n; ++j)
+    kernels::quantize_row(value_type_, rows + j * head_dim_, &s.values[(begin + j) * value_row_bytes_], head_dim_);
+}
+
+void KvCache::assign_encoded(int64_t layer, int64_t head, int64_t n, const uint8_t* key_rows,
+                             const uint8_t* value_rows, const uint8_t* positions_le) {
+  static_assert(std::endian::native == std::endian::little, "cache files store int32 little-endian");
+  KV_CHECK(layer >= 0 && layer < n_layers_ && head >= 0 && head < n_heads_kv_ && n >= 0);
+  HeadStore s;
+  s.keys.assign(key_rows, key_rows + n * key_row_bytes_);
+  s.values.assign(value_rows, value_rows + n * value_row_bytes_);
+  s.positions.resize((size_t)n);
+  if (n > 0) std::memcpy(s.positions.data(), positions_le, (size_t)n * sizeof(int32_t));
+  store(layer, head) = std::move(s);
+  peak_entries_per_head_ = std::max(peak_entries_per_head_, n);
+  peak_bytes_ = std::max(peak_bytes_, bytes());
 }
 
 void KvCache::keep(int64_t layer, int64_t head, std::span<const int64_t> indices) {

@@ -52,6 +52,14 @@ class KvCache {
   void append(int64_t layer, int64_t n_tokens, const float* k, const float* v, const int32_t* positions);
   // Re-encodes existing keys [begin, begin + n) of one head from f32 rows [n, head_dim].
   void write_keys(int64_t layer, int64_t head, int64_t begin, int64_t n, const float* rows);
+  // The same for values (CAM merges evicted values into kept ones).
+  void write_values(int64_t layer, int64_t head, int64_t begin, int64_t n, const float* rows);
+
+  // Replaces the entries of one head by n entries given encoded, as keys(l, h) / values(l, h) store
+  // them: key_rows [n, key row bytes], value_rows [n, value row bytes], positions_le n little-endian
+  // int32. One copy straight into the head's storage (a loaded cache file's mapping; no alignment needed).
+  void assign_encoded(int64_t layer, int64_t head, int64_t n, const uint8_t* key_rows, const uint8_t* value_rows,
+                      const uint8_t* positions_le);
 
   // Keeps only the entries at `indices` (strictly ascending, < length) of one head, in that order,
   // moving their encoded rows as they are, and releases the memory of the dropped ones.

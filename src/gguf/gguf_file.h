@@ -66,6 +66,8 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t file_bytes() const { return size_; }
+  // The whole file's bytes (the mapping or the parsed copy); metadata and tensor directory come first.
+  std::span<const uint8_t> bytes() const { return {base_, size_}; }
 
   const std::map<std::string, Value>& metadata() const { return metadata_; }
   const Value* find(const std::string& key) const;

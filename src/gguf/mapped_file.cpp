@@ -30,15 +30,15 @@ class FdGuard {
 
 }  // namespace
 
-MappedFile MappedFile::open(const std::string& path) {
+MappedFile MappedFile::open(const std::string& path, const std::string& expected) {
   // O_CLOEXEC: a mapped model must not leak its descriptor into child processes.
   FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) fail(path, ": cannot open file (", std::strerror(errno), ")");
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) fail(path, ": cannot stat file (", std::strerror(errno), ")");
-  if (S_ISDIR(st.st_mode)) fail(path, ": is a directory, expected a GGUF file");
+  if (S_ISDIR(st.st_mode)) fail(path, ": is a directory, expected ", expected);
   if (!S_ISREG(st.st_mode)) fail(path, ": is not a regular file");
-  if (st.st_size == 0) fail(path, ": empty file, expected a GGUF file");
+  if (st.st_size == 0) fail(path, ": empty file, expected ", expected);
   if (st.st_size < 0 || static_cast<uint64_t>(st.st_size) > SIZE_MAX)
     fail(path, ": file size ", static_cast<long long>(st.st_size), " cannot be mapped");
 

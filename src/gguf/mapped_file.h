@@ -14,7 +14,8 @@ namespace kvpress::gguf {
 // cannot be detected up front, so callers are expected not to modify model files in place.
 class MappedFile {
  public:
-  static MappedFile open(const std::string& path);
+  // `expected` names the kind of file in the messages ("a GGUF file", "a kvpress cache file").
+  static MappedFile open(const std::string& path, const std::string& expected = "a GGUF file");
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;

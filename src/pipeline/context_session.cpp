@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "core/error.h"
@@ -52,20 +53,43 @@ void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press,
   snapshot_ = cache_.lengths();
 }
 
+void ContextSession::adopt(KvCache cache, int64_t n_context, int32_t question_start) {
+  if (n_context_ != 0) fail("ContextSession::adopt after a prefill");
+  const auto& c = model_.config();
+  KV_CHECK(n_context > 0 && question_start >= 0 && cache.n_layers() == c.n_layers &&
+           cache.n_heads_kv() == c.n_heads_kv && cache.head_dim() == c.head_dim);
+  cache_ = std::move(cache);
+  cache_.reset_peaks();
+  n_context_ = n_context;
+  question_start_ = question_start;
+  scores_.assign((size_t)c.n_layers, HeadScores{});
+  snapshot_ = cache_.lengths();
+}
+
 GenerateResult ContextSession::ask(std::span<const int32_t> question_ids, const GenerateOptions& options) {
   if (n_context_ == 0) fail("ContextSession::ask before prefill");
-  // Restored also when generation throws (a cancelled request, a stop sequence), so the session stays usable.
-  struct Restore {
-    KvCache& cache;
-    const std::vector<int64_t>& lengths;
-    ~Restore() { cache.truncate(lengths); }
-  } restore{cache_, snapshot_};
+  if (!consumed_by_.empty())
+    fail("this context was compressed while answering its first question (press '", consumed_by_,
+         "' acts during decoding), so it cannot answer another one (as kvpress: one question per decoding press)");
+  const bool decoding = options.press && options.press->acts_on_decoding();
+  // Also when generation throws (a cancelled request, a stop sequence): the cache is restored, so the
+  // session stays usable; a press acting during decoding evicted context entries: nothing to return to.
+  struct AfterQuestion {
+    std::function<void()> run;
+    ~AfterQuestion() { run(); }
+  } after{[&] {
+    if (decoding)
+      consumed_by_ = options.press->name();
+    else
+      cache_.truncate(snapshot_);
+  }};
   return generate(model_, cache_, pool_, question_ids, question_start_, options);
 }
 
 std::vector<float> ContextSession::forced_log_probs(std::span<const int32_t> question_ids,
                                                     std::span<const int32_t> forced) {
   if (n_context_ == 0) fail("ContextSession::forced_log_probs before prefill");
+  if (!consumed_by_.empty()) fail("this context was compressed while answering a question (press '", consumed_by_, "')");
   if (question_ids.empty()) fail("teacher forcing needs at least one question token");
   const int64_t V = model_.config().n_vocab;
   // Input: question + all forced tokens but the last; predictions start at the last question token.

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "cache/kv_cache.h"
@@ -26,8 +27,14 @@ class ContextSession {
   void prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress = {},
                int64_t chunk_tokens = 0, bool record_scores = false);
 
+  // Instead of prefill(): takes a cache filled elsewhere (a loaded cache file) holding a context of
+  // n_context tokens whose questions start at question_start. Must be called once, first; the cache
+  // must have this model's shape.
+  void adopt(KvCache cache, int64_t n_context, int32_t question_start);
+
   // Feeds the question at the question start position and generates; the cache is then truncated
-  // back to its state after prefill.
+  // back to its state after prefill. With a press acting while decoding (options.press), the cache
+  // is compressed as the answer is generated instead, and no further question can be asked.
   GenerateResult ask(std::span<const int32_t> question_ids, const GenerateOptions& options);
 
   // Teacher-forced log-probabilities: feeds question then `forced` tokens and returns, for each
@@ -52,6 +59,7 @@ class ContextSession {
   int32_t question_start_ = 0;
   double prefill_ms_ = 0, compression_ms_ = 0;
   std::vector<int64_t> snapshot_;
+  std::string consumed_by_;  // the decoding press that compressed the context while answering
   std::vector<HeadScores> scores_;
 };
 

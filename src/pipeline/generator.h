@@ -12,6 +12,7 @@ namespace kvpress {
 
 class KvCache;
 class Model;
+class Press;
 class ThreadPool;
 
 struct GenerateOptions {
@@ -21,6 +22,9 @@ struct GenerateOptions {
   bool check_first_token = true;          // kvpress's pipeline never stops on the first token [quirk, spec §3]
   std::function<void(int32_t)> on_token;  // called for each generated token (streaming)
   PrefillProgressFn on_prefill_progress;  // optional, after every layer of the prompt's forward pass
+  // Optional press acting on this generation's passes: the prompt pass is a prefill when the cache is
+  // empty (the press's prefill compression), every later pass a decoding pass (its decoding hooks).
+  Press* press = nullptr;
   // Runs each forward pass (e.g. under the engine's compute lock, taken per token so that concurrent
   // sessions interleave); empty: passes run directly.
   std::function<void(const std::function<void()>&)> with_compute;

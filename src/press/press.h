@@ -10,6 +10,8 @@
 
 namespace kvpress {
 
+class ScorerPress;
+
 class Press {
  public:
   virtual ~Press() = default;
@@ -33,6 +35,19 @@ class Press {
   // Each chunk of a layer's tokens, after its attention and before compress() of that layer
   // (presses that accumulate statistics over every query of the context).
   virtual void observe(const LayerChunk&) {}
+  // The scorer whose scores this press selects by (itself for a scorer, the inner one for adakv),
+  // for wrappers that select by scores themselves (CAM); null when there is none.
+  virtual ScorerPress* scorer() { return nullptr; }
+
+  // Decoding-time compression (spec §4): passes after the prefill (the question, each generated token).
+  // A press acts at prefill (compress/observe above), while decoding (the hooks below), or both.
+  virtual bool acts_on_prefill() const { return true; }
+  virtual bool acts_on_decoding() const { return false; }
+  // What compress_decoding() reads of a decoding pass, as needs() for the prefill.
+  virtual ObservationNeeds decoding_needs() const { return {0, false}; }
+  // Each chunk of a decoding pass's layer, then the layer itself (its cache holds every entry so far).
+  virtual void observe_decoding(const LayerChunk&) {}
+  virtual void compress_decoding(const LayerPrefill&) {}
 };
 
 // Needs of presses applied together: the union.
@@ -60,6 +75,7 @@ class ScorerPress : public Press {
   double compression_ratio() const override { return compression_ratio_; }
   void set_compression_ratio(double ratio) override;
   void compress(const LayerPrefill& layer) override;
+  ScorerPress* scorer() override { return this; }
   // Fills scores for every KV head and context position of layer.layer.
   virtual void score(const LayerPrefill& layer, HeadScores& scores) = 0;
   // The selection step of compress(): keeps the kept_entries best-scored entries of every head.

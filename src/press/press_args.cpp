@@ -100,4 +100,10 @@ std::string PressArgs::parameter_summary() const {
   return s;
 }
 
+bool PressArgs::declared(const std::string& key) const {
+  for (const auto& kv : known_)
+    if (kv.first == key) return true;
+  return false;
+}
+
 }  // namespace kvpress

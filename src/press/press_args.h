@@ -37,6 +37,8 @@ class PressArgs {
   void check_complete() const;
 
   bool is_wrapper() const { return takes_inner_; }
+  // Whether the factory asked for `key` (after it ran).
+  bool declared(const std::string& key) const;
   // "window_size=64, kernel_size=5" (the defaults), or "" for none.
   std::string parameter_summary() const;
 

@@ -10,33 +10,36 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 }  // namespace
 
-PressPrefill::PressPrefill(Press* press) : press_(press) {}
+PressPrefill::PressPrefill(Press* press, Phase phase) : press_(press), phase_(phase) {}
 
 void PressPrefill::attach(ForwardOptions& fwd) {
   press_ms_ = 0;
-  layer_observer_ = [this](const LayerPrefill& layer) {
+  const bool decoding = phase_ == Phase::Decoding;
+  // The press this phase calls: a prefill-only press is idle while decoding, and the other way round.
+  Press* active = press_ && (decoding ? press_->acts_on_decoding() : press_->acts_on_prefill()) ? press_ : nullptr;
+  layer_observer_ = [this, active, decoding](const LayerPrefill& layer) {
     if (before_compress) before_compress(layer);
     const auto t0 = Clock::now();
     if (compress)
       compress(layer);
-    else if (press_)
-      press_->compress(layer);
+    else if (active)
+      decoding ? active->compress_decoding(layer) : active->compress(layer);
     press_ms_ += ms_since(t0);
     if (after_compress) after_compress(layer);
   };
-  chunk_observer_ = [this](const LayerChunk& chunk) {
+  chunk_observer_ = [this, active, decoding](const LayerChunk& chunk) {
     const auto t0 = Clock::now();
-    press_->observe(chunk);
+    decoding ? active->observe_decoding(chunk) : active->observe(chunk);
     press_ms_ += ms_since(t0);
   };
   ObservationNeeds needs = extra_needs;
-  if (press_) {
-    press_->reset();
-    needs = combined_needs(needs, press_->needs());
+  if (press_ && !decoding) press_->reset();
+  if (active) {
+    needs = combined_needs(needs, decoding ? active->decoding_needs() : active->needs());
     fwd.chunk_observer = &chunk_observer_;
   }
   fwd.needs = needs;
-  if (press_ || before_compress || compress || after_compress) fwd.observer = &layer_observer_;
+  if (active || before_compress || compress || after_compress) fwd.observer = &layer_observer_;
 }
 
 }  // namespace kvpress

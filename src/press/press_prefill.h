@@ -1,4 +1,4 @@
-// A prefill with a press: the one place that wires a press into Model::forward (what the pass
+// A forward pass with a press: the one place that wires a press into Model::forward (what the pass
 // keeps for it, its chunk observation, compression after each layer, the time spent in it).
 #pragma once
 #include "model/model.h"
@@ -9,8 +9,10 @@ class Press;
 
 class PressPrefill {
  public:
-  // `press` may be null (no compression; the callbacks still run).
-  explicit PressPrefill(Press* press);
+  enum class Phase { Prefill, Decoding };
+  // `press` may be null (no compression; the callbacks still run). Prefill: the press's compress and
+  // observe (presses that act only while decoding are not called); Decoding: its decoding hooks.
+  explicit PressPrefill(Press* press, Phase phase = Phase::Prefill);
   PressPrefill(const PressPrefill&) = delete;
   PressPrefill& operator=(const PressPrefill&) = delete;
 
@@ -19,7 +21,8 @@ class PressPrefill {
   LayerObserver after_compress;   // optional: progress reports
   ObservationNeeds extra_needs{0, false};  // what the callbacks read besides the press
 
-  // Sets fwd's observers and needs (calls press->reset()); this object must outlive the forward call.
+  // Sets fwd's observers and needs (calls press->reset() at prefill); this object must outlive the
+  // forward call.
   void attach(ForwardOptions& fwd);
   // Milliseconds inside the press (chunk observation and compression) since attach.
   double press_ms() const { return press_ms_; }
@@ -27,6 +30,7 @@ class PressPrefill {
 
  private:
   Press* press_;
+  Phase phase_;
   LayerObserver layer_observer_;
   ChunkObserver chunk_observer_;
   double press_ms_ = 0;

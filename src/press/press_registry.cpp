@@ -69,18 +69,29 @@ std::string all_names() {
   return s;
 }
 
-// Parameters of an alias go to its scoring press: the innermost first-inner press.
-void merge_into_innermost(PressSpec& spec, const std::vector<std::pair<std::string, std::string>>& params) {
-  PressSpec* leaf = &spec;
-  while (!leaf->inner.empty()) leaf = &leaf->inner.front();
+// Whether the press registered as `name` takes parameter `key`.
+bool declares(const std::string& name, const std::string& key) {
+  const Entry* e = find_entry(name);
+  if (!e) return false;
+  PressArgs args(name, {}, {}, true);
+  e->factory(args);
+  return args.declared(key);
+}
+
+// Parameters of an alias go to the outermost press of its first-inner chain that takes them (the
+// target_size of decoding_knorm), else to the scoring press at the end of the chain (which then
+// names the unknown key).
+void merge_into_alias(PressSpec& spec, const std::vector<std::pair<std::string, std::string>>& params) {
   for (const auto& param : params) {
     const std::string& key = param.first;  // not a structured binding: clang 14 cannot capture one
     const std::string& value = param.second;
-    auto it = std::find_if(leaf->params.begin(), leaf->params.end(), [&](const auto& kv) { return kv.first == key; });
-    if (it != leaf->params.end())
+    PressSpec* target = &spec;
+    while (!declares(target->name, key) && !target->inner.empty()) target = &target->inner.front();
+    auto it = std::find_if(target->params.begin(), target->params.end(), [&](const auto& kv) { return kv.first == key; });
+    if (it != target->params.end())
       it->second = value;
     else
-      leaf->params.emplace_back(key, value);
+      target->params.emplace_back(key, value);
   }
 }
 
@@ -95,7 +106,7 @@ std::unique_ptr<Press> build(const PressSpec& spec, int depth) {
     if (!spec.inner.empty())
       fail("'", spec.name, "' is an alias of ", alias->spec, " and takes no inner presses; write the full specification");
     PressSpec expanded = parse_press_spec(alias->spec);
-    merge_into_innermost(expanded, spec.params);
+    merge_into_alias(expanded, spec.params);
     return build(expanded, depth + 1);
   }
   const Entry* entry = find_entry(spec.name);

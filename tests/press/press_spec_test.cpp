@@ -166,6 +166,13 @@ TEST(PressRegistry, BuildsPressesWithParametersAndRatio) {
             "epsilon=0.05):alpha_safeguard=0.2");
   EXPECT_EQ(make_press("adakv_snapkv:window_size=16", 0.5)->name(),
             "adakv(snapkv:window_size=16,kernel_size=5):alpha_safeguard=0.2");
+  // A parameter goes to the outermost press of the alias that takes it.
+  EXPECT_EQ(make_press("expected_attention:alpha_safeguard=0.3,n_sink=2", 0.5)->name(),
+            "adakv(expected_attention_press:n_future_positions=512,n_sink=2,use_covariance=true,use_vnorm=true,"
+            "epsilon=0.01):alpha_safeguard=0.3");
+  EXPECT_EQ(make_press("decoding_adakv_snapkv:target_size=99,window_size=8,alpha_safeguard=0.5", 0.0)->name(),
+            "decoding(adakv(snapkv:window_size=8,kernel_size=5):alpha_safeguard=0.5):compression_interval=512,"
+            "target_size=99,hidden_states_buffer_size=256");
   auto composed = make_press("composed(knorm,streaming_llm:n_sink=8)", 0.5);
   EXPECT_EQ(composed->name(), "composed(knorm,streaming_llm:n_sink=8)");
   EXPECT_DOUBLE_EQ(composed->compression_ratio(), 0.25);  // kvpress reports the product of the members' ratios
@@ -182,9 +189,15 @@ TEST(PressRegistry, NamesRoundTrip) {
     std::string spec = info.name;
     if (info.name == "adakv") spec = "adakv(tova)";
     if (info.name == "composed") spec = "composed(knorm,random:seed=3)";
-    auto press = make_press(spec, 0.4);
+    if (info.name == "decoding" || info.name == "compression_ratio_decoding" || info.name == "cam")
+      spec = info.name + "(knorm)";
+    if (info.name == "prefill_decoding") spec = "prefill_decoding(knorm,cam(tova))";
+    // decoding and cam are sized by target_size: a ratio is an error for them.
+    const bool by_target = spec.rfind("decoding", 0) == 0 || spec.rfind("cam", 0) == 0;
+    const double ratio = by_target ? 0.0 : 0.4;
+    auto press = make_press(spec, ratio);
     if (!press) continue;
-    auto again = make_press(press->name(), 0.4);
+    auto again = make_press(press->name(), ratio);
     EXPECT_EQ(again->name(), press->name()) << spec;
   }
 }
@@ -193,8 +206,8 @@ TEST(PressRegistry, ErrorsListTheValidChoices) {
   expect_error("snapk", 0.5, {"unknown press 'snapk'", "knorm", "snapkv", "expected_attention", "adakv_snapkv", "none"});
   expect_error("snapkv:window=3", 0.5, {"press 'snapkv' has no parameter 'window'", "window_size, kernel_size"});
   expect_error("knorm:foo=1", 0.5, {"press 'knorm' takes no parameters", "foo"});
-  expect_error("expected_attention:alpha_safeguard=0.1", 0.5,
-               {"press 'expected_attention_press' has no parameter 'alpha_safeguard'", "n_future_positions"});
+  expect_error("expected_attention:foo=1", 0.5,
+               {"press 'expected_attention_press' has no parameter 'foo'", "n_future_positions"});
   expect_error("snapkv:window_size=abc", 0.5, {"press 'snapkv'", "window_size=abc", "an integer in [1,"});
   expect_error("snapkv:window_size=0", 0.5, {"window_size=0", "an integer in [1,"});
   expect_error("snapkv:window_size=1.5", 0.5, {"window_size=1.5"});

@@ -74,3 +74,16 @@ def test_engine_tokenizes_and_generates(engine):
     ids = engine.tokenize("The grass is green.")
     assert engine.detokenize(ids) == "The grass is green."
     assert isinstance(engine.generate("The grass is", max_new_tokens=4), str)
+
+
+def test_saved_session_answers_as_the_original(engine, needle_samples, tmp_path):
+    s = needle_samples[0]
+    session = engine.session(s["context"], press=SnapKVPress(compression_ratio=0.5), cache="q8_0")
+    path = str(tmp_path / "ctx.kvc")
+    assert session.save(path) == (tmp_path / "ctx.kvc").stat().st_size
+    loaded = kvpress_cpp.Session.load(engine, path)
+    assert loaded.stats["kv_bytes"] == session.stats["kv_bytes"]
+    assert loaded.ask(s["question"], max_new_tokens=12) == session.ask(s["question"], max_new_tokens=12)
+    (tmp_path / "bad.kvc").write_bytes(b"KVPCACHE" + b"\0" * 40)
+    with pytest.raises(kvpress_cpp.Error, match="bad.kvc: "):
+        kvpress_cpp.Session.load(engine, str(tmp_path / "bad.kvc"))

@@ -14,6 +14,7 @@ void add_tokenize_command(CLI::App& app, Action& action);
 void add_generate_command(CLI::App& app, Action& action);
 void add_info_command(CLI::App& app, Action& action);
 void add_answer_command(CLI::App& app, Action& action);
+void add_compress_command(CLI::App& app, Action& action);
 void add_inspect_command(CLI::App& app, Action& action);
 void add_presses_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);

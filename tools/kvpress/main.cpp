@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   kvpress::cli::add_logits_command(app, action);
   kvpress::cli::add_generate_command(app, action);
   kvpress::cli::add_answer_command(app, action);
+  kvpress::cli::add_compress_command(app, action);
   kvpress::cli::add_inspect_command(app, action);
   kvpress::cli::add_presses_command(app, action);
   kvpress::cli::add_bench_command(app, action);

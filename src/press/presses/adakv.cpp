@@ -27,6 +27,7 @@ class AdaKvPress final : public Press {
   void reset() override { scorer_->reset(); }
   ObservationNeeds needs() const override { return scorer_->needs(); }
   void observe(const LayerChunk& chunk) override { scorer_->observe(chunk); }
+  ScorerPress* scorer() override { return scorer_.get(); }
 
   void compress(const LayerPrefill& layer) override {
     if (compression_ratio() == 0.0) return;

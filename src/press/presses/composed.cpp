@@ -59,6 +59,9 @@ std::unique_ptr<Press> create_press<ComposedPress>(PressArgs& args) {
     // attention of the uncompressed pass, so neither can run inside a composition.
     const std::string name = p->name();
     const std::string base = name.substr(0, name.find_first_of("(:"));
+    if (p->acts_on_decoding())
+      fail("press 'composed' cannot contain '", name,
+           "', which compresses while decoding; use prefill_decoding(PREFILL_PRESS,DECODING_PRESS)");
     if (base == "adakv" || base == "observed_attention")
       fail("press 'composed' cannot contain '", base, "' (as in kvpress)");
   }

@@ -1,7 +1,7 @@
 // Press construction and use: input byte 0 picks the compression ratio (some outside [0, 1)), byte 1
 // the KV storage types, byte 2 the context length (low 6 bits) and prefill chunk size; the rest is a press specification ("@" and a
 // byte at its start stand for a registered press name, picked by that byte). A press that
-// builds is run on a tiny random model's prefill and a short answer; each step either works or throws
+// builds is run on a tiny random model's prefill and a short answer (decoding presses act on it); each step either works or throws
 // Error. A working press keeps at most the context per head and leaves a cache that decodes.
 #include <memory>
 #include <string>
@@ -56,10 +56,11 @@ void run_press(Press* press, const KvTypes& types, int64_t n_context, int64_t ch
       require(session.cache().length(layer, head) <= n_context, "a press never adds cache entries");
   require(session.question_start() >= 0 && session.question_start() <= n_context, "the question starts inside the context");
   GenerateOptions options;
-  options.max_new_tokens = 2;
+  options.max_new_tokens = 6;  // a decoding press (e.g. target_size=3,compression_interval=1) acts on these
+  options.press = press;
   const std::vector<int32_t> question = {testing::kTinyFirstWord, testing::kTinyFirstWord + 1};
   const GenerateResult answer = session.ask(question, options);
-  require(answer.tokens.size() <= 2, "at most max_new_tokens are generated");
+  require(answer.tokens.size() <= 6, "at most max_new_tokens are generated");
 }
 
 }  // namespace

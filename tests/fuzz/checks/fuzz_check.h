@@ -7,6 +7,10 @@
 #include <span>
 #include <string>
 
+namespace kvpress {
+class Engine;
+}
+
 namespace kvpress::fuzz {
 
 using Bytes = std::span<const uint8_t>;
@@ -28,5 +32,9 @@ void check_chat_template(Bytes input);
 void check_jsonl(Bytes input);
 void check_press_spec(Bytes input);
 void check_press_run(Bytes input);
+void check_kv_cache_file(Bytes input);
+
+// The tiny random model check_kv_cache_file loads against (fuzz_kv_cache_file_seeds saves with it).
+const Engine& kv_cache_file_engine();
 
 }  // namespace kvpress::fuzz

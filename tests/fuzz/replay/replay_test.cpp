@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fuzz_check.h"
+#include "kvpress/kvpress.h"
 #include "test_paths.h"
 
 namespace kvpress::fuzz {
@@ -21,7 +22,8 @@ struct Target {
 };
 
 const Target kTargets[] = {{"gguf", check_gguf},   {"tokenizer", check_tokenizer},   {"chat_template", check_chat_template},
-                           {"jsonl", check_jsonl}, {"press_spec", check_press_spec}, {"press_run", check_press_run}};
+                           {"jsonl", check_jsonl}, {"press_spec", check_press_spec}, {"press_run", check_press_run},
+                           {"kv_cache_file", check_kv_cache_file}};
 
 std::vector<std::filesystem::path> inputs(const std::string& kind, const std::string& target) {
   const auto dir = kvpress::testing::source_dir() / "tests" / "fuzz" / kind / target;
@@ -53,6 +55,17 @@ TEST_P(FuzzReplay, SeedCorpusAndRegressionsPassTheCheck) {
     SCOPED_TRACE(path.string());
     const std::vector<uint8_t> bytes = read_bytes(path);
     EXPECT_NO_THROW(t.check(bytes));
+  }
+}
+
+// The kv_cache_file seeds must be valid caches of the check's tiny model, or the fuzzer starts from files
+// rejected at the model binding. If the tiny model fixture changes, write them again:
+//   build-fuzz/tests/fuzz/fuzz_kv_cache_file_seeds tests/fuzz/corpus/kv_cache_file
+TEST(FuzzReplayKvCacheFile, SeedsAreValidCachesOfTheTinyModel) {
+  for (const auto& path : inputs("corpus", "kv_cache_file")) {
+    const std::vector<uint8_t> bytes = read_bytes(path);
+    EXPECT_NO_THROW(Session::load_bytes(kv_cache_file_engine(), bytes, path.string()))
+        << "regenerate the seeds: build-fuzz/tests/fuzz/fuzz_kv_cache_file_seeds tests/fuzz/corpus/kv_cache_file";
   }
 }
 

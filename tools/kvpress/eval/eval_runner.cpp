@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -259,13 +260,21 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Engine& engine, const Ev
 
       for (const PressRun* run : todo) {
         if (run->is_baseline()) continue;
-        Session s = open_session(PressConfig::from_spec(run->press, run->ratio));
+        const PressConfig press = PressConfig::from_spec(run->press, run->ratio);
+        // A press compressing while decoding changes the context's cache as it answers: a fresh
+        // prefill per question (kvpress allows one question per decoding press), no teacher forcing.
+        const bool per_question = press.compresses_while_decoding();
+        std::optional<Session> shared;
+        if (!per_question) shared.emplace(open_session(press));
         for (size_t k = 0; k < u.records.size(); ++k) {
           const std::string key = item_key((int64_t)u.records[k], run->press, run->ratio);
           if (done.count(key)) continue;
+          std::optional<Session> own;
+          if (per_question) own.emplace(open_session(press));
+          Session& s = per_question ? *own : *shared;
           PredictionRow row = base_row(k, *run, s);
           answer_into(row, k, s);
-          if (config.fidelity) {
+          if (config.fidelity && !per_question) {
             const auto t0 = Clock::now();
             const std::vector<float> lp = s.answer_log_probs(u.questions[k], u.answer_prefix, answers[k]);
             row.fidelity = compare_log_probs(full_lp[k], lp, answers[k], n_vocab);
