@@ -102,6 +102,17 @@ TEST_F(ServerTest, PressIsChosenPerRequest) {
   EXPECT_LT(snap["usage"]["kvpress"]["kv_bytes"].get<int64_t>(), none["usage"]["kvpress"]["kv_bytes"].get<int64_t>() / 3);
 }
 
+TEST_F(ServerTest, APressThatCompressesWhileDecodingIsNeverReused) {
+  // kvpress answers one question per decoding-press context: every request prefills its own.
+  const json press = {{"press", "decoding(knorm):compression_interval=4,target_size=64"}, {"compression_ratio", 0.0}};
+  const json body = chat_body(needle_context("grape", 6), "What is the special magic number for grape?", press);
+  const json first = chat(body), second = chat(body);
+  EXPECT_FALSE(first["usage"]["kvpress"]["prefix_cache_hit"].get<bool>());
+  EXPECT_FALSE(second["usage"]["kvpress"]["prefix_cache_hit"].get<bool>());
+  EXPECT_EQ(first["choices"][0]["message"]["content"], second["choices"][0]["message"]["content"]);
+  EXPECT_NE(http_get(port(), "/metrics").body.find("kvpress_prefix_sessions 0"), std::string::npos);
+}
+
 TEST_F(ServerTest, SecondRequestWithTheSameContextHitsThePrefixStore) {
   const std::string ctx = needle_context("plum", 31337);
   const json press = {{"press", "expected_attention"}, {"compression_ratio", 0.5}};

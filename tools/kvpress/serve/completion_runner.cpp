@@ -101,8 +101,12 @@ void CompletionRunner::answer(const PreparedRequest& p, const ResponseChannel& o
   if (!slots_.acquire(out.alive, slot)) throw ClientGone{};
   if (r.stream && chat && !out.write(sse_event(chunk_json(r.endpoint, rid, "", "", true)))) throw ClientGone{};
 
-  // The context: stored, or prefilled now (one request at a time per stored session).
-  std::shared_ptr<StoredSession> entry = store_.find_or_add(p.store_key);
+  // The context: stored, or prefilled now (one request at a time per stored session). A press that
+  // compresses while decoding uses the context up (one question per session), and a one-token prompt
+  // has no context: those get a private entry, never stored.
+  const bool reusable = !r.press.compresses_while_decoding() && (chat || p.prompt_ids.size() >= 2);
+  std::shared_ptr<StoredSession> entry =
+      reusable ? store_.find_or_add(p.store_key) : std::make_shared<StoredSession>();
   std::unique_lock use(entry->use);
   const bool hit = entry->session.has_value();
   if (!hit) {
@@ -120,15 +124,13 @@ void CompletionRunner::answer(const PreparedRequest& p, const ResponseChannel& o
         if (ids.size() >= 2) entry->session = Session::from_tokens(engine_, ids.first(ids.size() - 1), r.press, so);
       }
     } catch (...) {
-      store_.drop(p.store_key, entry);
+      if (reusable) store_.drop(p.store_key, entry);
       throw;
     }
     if (entry->session) {
       const PrefillStats& s = entry->session->stats();
-      store_.settle(p.store_key, entry, s.kv_bytes, s.kv_bytes_full);
+      if (reusable) store_.settle(p.store_key, entry, s.kv_bytes, s.kv_bytes_full);
       metrics_.prefill_tokens += s.context_tokens;
-    } else {
-      store_.drop(p.store_key, entry);
     }
     ++metrics_.prefix_misses;
   } else {
