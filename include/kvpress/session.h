@@ -105,6 +105,7 @@ class Session {
   const std::vector<std::string>& warnings() const;  // truncation, a context past the model's length
   const std::vector<int32_t>& context_ids() const;   // what was prefilled (after truncation)
   const PressConfig& press() const;
+  bool is_text() const;  // made by from_text (or loaded from such a session's file): ask() works
   KvTypes kv_types() const;  // storage of the cache's keys and values
 
   int64_t n_layers() const;

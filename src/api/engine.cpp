@@ -60,6 +60,10 @@ std::string Engine::detokenize(std::span<const int32_t> ids, bool skip_special) 
 
 std::vector<int32_t> Engine::chat_prompt(const std::string& text) const { return chat_prompt_ids(*impl_->model, text); }
 
+std::vector<int32_t> Engine::context_prompt_ids(const std::string& context, bool use_chat_template) const {
+  return context_ids(*impl_->model, split_prompt(*impl_->model, context, use_chat_template));
+}
+
 Generation Engine::generate(std::span<const int32_t> prompt_ids, const GenerationOptions& options) const {
   options.sampling.validate();
   GenerateOptions gen;

@@ -189,6 +189,7 @@ int64_t Session::kv_bytes_peak() const { return impl_->context.cache().peak_byte
 const std::vector<std::string>& Session::warnings() const { return impl_->warnings; }
 const std::vector<int32_t>& Session::context_ids() const { return impl_->ids; }
 const PressConfig& Session::press() const { return impl_->press_config; }
+bool Session::is_text() const { return impl_->text_mode; }
 KvTypes Session::kv_types() const { return impl_->context.cache().types(); }
 int64_t Session::n_layers() const { return impl_->context.cache().n_layers(); }
 int64_t Session::n_heads_kv() const { return impl_->context.cache().n_heads_kv(); }

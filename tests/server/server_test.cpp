@@ -318,5 +318,28 @@ TEST_F(ServerTest, RequestsBeyondTheSlotsWaitInTheQueue) {
   EXPECT_EQ(http_get(port(), "/health").json()["slots_busy"], 0);
 }
 
+TEST(ServerPreload, ACacheSavedByKvpressCompressAnswersTheFirstRequest) {
+  ScratchDir dir("server_preload");
+  const std::string ctx = needle_context("peach", 808), q = "What is the special magic number for peach?";
+  std::ofstream(dir / "context.txt") << ctx;
+  const CliRun saved = run_cli("compress --model " + kModel + " --context-file " + (dir / "context.txt") +
+                               " --press snapkv --compression-ratio 0.5 --threads 2 --quiet --out " + (dir / "ctx.kvc"));
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  const CliRun cli = run_cli("answer --model " + kModel + " --context-file " + (dir / "context.txt") + " --question '" +
+                             q + "' --press snapkv --compression-ratio 0.5 --max-new-tokens 20 --threads 2");
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  ServerProcess server(KVPRESS_BIN, {"--model", kModel, "--threads", "2", "--preload", dir / "ctx.kvc"});
+  const json body = {{"max_tokens", 20}, {"kvpress", {{"press", "snapkv"}, {"compression_ratio", 0.5}}},
+                     {"messages", json::array({{{"role", "system"}, {"content", ctx}}, {{"role", "user"}, {"content", q}}})}};
+  const json r = post_json(server.port(), "/v1/chat/completions", body).json();
+  ASSERT_TRUE(r.contains("usage")) << r;
+  EXPECT_TRUE(r["usage"]["kvpress"]["prefix_cache_hit"].get<bool>());
+  EXPECT_EQ(r["choices"][0]["message"]["content"].get<std::string>() + "\n", cli.out);
+  // Another press: not the preloaded context.
+  json other = body;
+  other["kvpress"]["press"] = "knorm";
+  EXPECT_FALSE(post_json(server.port(), "/v1/chat/completions", other).json()["usage"]["kvpress"]["prefix_cache_hit"].get<bool>());
+}
+
 }  // namespace
 }  // namespace kvpress::testing

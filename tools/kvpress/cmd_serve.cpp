@@ -17,6 +17,7 @@ void add_serve_command(CLI::App& app, Action& action) {
     int64_t kv_budget = int64_t(1) << 30, max_tokens = 256, max_body = 8 << 20;
     double ratio = 0.0;
     KvTypeArgs kv;
+    std::vector<std::string> preload;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server: chat and text completions on compressed, "
@@ -41,6 +42,9 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", args->threads, "worker threads of the engine")->check(CLI::Range(1, 256))
       ->capture_default_str();
   add_kv_type_options(cmd, args->kv);
+  cmd->add_option("--preload", args->preload,
+                  "a cache file saved by `kvpress compress` (same model) put into the prefix store at start: "
+                  "chats whose context and press are the file's answer without prefilling (repeat for several)");
   cmd->callback([&action, args] {
     action = [args] {
       serve::ServerOptions o;
@@ -55,6 +59,7 @@ void add_serve_command(CLI::App& app, Action& action) {
       o.runner.n_slots = args->parallel;
       o.runner.kv_budget_bytes = args->kv_budget;
       o.runner.model_name = std::filesystem::path(args->model).stem().string();
+      o.preload_files = args->preload;
       const Engine engine = Engine::load(args->model, {args->threads});
       serve::serve_forever(engine, o);
       return 0;

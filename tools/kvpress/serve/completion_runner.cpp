@@ -24,6 +24,15 @@ std::string ratio_text(double r) {
   return buf;
 }
 
+// Text sessions (chat: questions prompted as kvpress does) and token sessions (text completions) with
+// the same press, ratio and context ids hold the same compressed cache.
+std::string store_key(bool text_session, const PressConfig& press, std::span<const int32_t> context_ids) {
+  std::string key = std::string(text_session ? "chat" : "text") + '\x1f' + press.canonical_spec() + '\x1f' +
+                    ratio_text(press.compression_ratio()) + '\x1f';
+  key.append(reinterpret_cast<const char*>(context_ids.data()), context_ids.size_bytes());
+  return key;
+}
+
 }  // namespace
 
 struct CompletionRunner::Outcome {
@@ -38,11 +47,12 @@ PreparedRequest CompletionRunner::prepare(CompletionRequest request) {
   PreparedRequest p;
   const bool chat = request.endpoint == Endpoint::Chat;
   const ModelInfo& info = engine_.info();
-  std::string context;
+  std::vector<int32_t> context_ids;
   if (chat) {
     const std::string& q = request.chat.question;
-    context = request.chat.context;
+    const std::string& context = request.chat.context;
     if (context.empty() && q.empty()) throw ApiError(400, "invalid_messages", "messages: every message is empty");
+    context_ids = engine_.context_prompt_ids(context);
     // The whole rendered prompt (the session tokenizes context and question apart; counts may differ by one).
     p.prompt_tokens = info.has_chat_template ? (int64_t)engine_.chat_prompt(context + q).size()
                                              : (int64_t)engine_.tokenize(context + q + "\n").size();
@@ -50,7 +60,7 @@ PreparedRequest CompletionRunner::prepare(CompletionRequest request) {
     p.prompt_ids = engine_.tokenize(request.prompt, true);
     if (p.prompt_ids.empty()) throw ApiError(400, "invalid_prompt", "prompt: empty after tokenization");
     p.prompt_tokens = (int64_t)p.prompt_ids.size();
-    context = request.prompt;
+    context_ids.assign(p.prompt_ids.begin(), p.prompt_ids.end() - 1);
   }
   const int64_t n_ctx = info.n_ctx_train;
   if (n_ctx > 0) {
@@ -66,12 +76,24 @@ PreparedRequest CompletionRunner::prepare(CompletionRequest request) {
     request.max_tokens = std::min(request.max_tokens, n_ctx - p.prompt_tokens);
   }
   if (request.sampling.temperature > 0 && !request.seed_given) request.sampling.seed = std::random_device{}();
-  p.store_key = std::string(chat ? "chat" : "text") + '\x1f' + request.press.canonical_spec() + '\x1f' +
-                ratio_text(request.press.compression_ratio()) + '\x1f' + context;
+  p.store_key = store_key(chat, request.press, context_ids);
   p.id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id_++);
   p.created = (int64_t)std::time(nullptr);
   p.request = std::move(request);
   return p;
+}
+
+bool CompletionRunner::preload(Session session) {
+  if (session.press().compresses_while_decoding()) return false;
+  const std::string key = store_key(session.is_text(), session.press(), session.context_ids());
+  const PrefillStats stats = session.stats();
+  auto entry = store_.find_or_add(key);
+  {
+    std::lock_guard use(entry->use);
+    entry->session = std::move(session);
+  }
+  store_.settle(key, entry, stats.kv_bytes, stats.kv_bytes_full);
+  return store_.holds(key);
 }
 
 bool CompletionRunner::run(const PreparedRequest& p, const ResponseChannel& out) {

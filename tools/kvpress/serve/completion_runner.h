@@ -9,6 +9,7 @@
 
 #include "kvpress/engine.h"
 #include "kvpress/kv_type.h"
+#include "kvpress/session.h"
 #include "serve/completion_request.h"
 #include "serve/metrics.h"
 #include "serve/prefix_store.h"
@@ -28,7 +29,7 @@ struct PreparedRequest {
   CompletionRequest request;
   int64_t prompt_tokens = 0;         // the rendered prompt's tokens
   std::vector<int32_t> prompt_ids;   // Completion: the prompt's ids
-  std::string store_key;             // endpoint, press and context: equal keys share a stored session
+  std::string store_key;             // session kind, press and context ids: equal keys share a stored session
   std::string id;                    // "chatcmpl-N" / "cmpl-N"
   int64_t created = 0;
 };
@@ -46,6 +47,10 @@ class CompletionRunner {
 
   // Tokenizes the prompt and checks it and max_tokens against the model's context. Throws ApiError (400).
   PreparedRequest prepare(CompletionRequest request);
+  // Puts a session made elsewhere (Session::load of a `kvpress compress` file) into the prefix store, where
+  // requests whose context renders to its ids and whose press is its press find it. Returns false when
+  // it does not fit the budget (or compresses while decoding, so it could answer only once).
+  bool preload(Session session);
   // Waits for a slot and answers, writing the response (streamed or whole) to `out`. Returns false when
   // the client went away (the work stopped at the next token). Never throws: failures inside become an
   // error object in the response.

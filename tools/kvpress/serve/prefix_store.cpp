@@ -59,6 +59,11 @@ void PrefixStore::erase(std::unordered_map<std::string, Slot>::iterator it) {
   slots_.erase(it);
 }
 
+bool PrefixStore::holds(const std::string& key) const {
+  std::lock_guard lock(m_);
+  return slots_.count(key) > 0;
+}
+
 StoreTotals PrefixStore::totals() const {
   std::lock_guard lock(m_);
   return totals_;

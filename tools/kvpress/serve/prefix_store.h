@@ -40,6 +40,7 @@ class PrefixStore {
   // Removes `entry` (a prefill that failed).
   void drop(const std::string& key, const std::shared_ptr<StoredSession>& entry);
 
+  bool holds(const std::string& key) const;
   StoreTotals totals() const;
   int64_t budget_bytes() const { return budget_bytes_; }
 

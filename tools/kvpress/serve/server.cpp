@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include "kvpress/error.h"
+#include "kvpress/session.h"
 #include "serve/api_error.h"
 #include "serve/metrics.h"
 #include "serve/openai_json.h"
@@ -57,6 +58,17 @@ void serve_forever(const Engine& engine, const ServerOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that hung up must not end the server
   Metrics metrics;
   CompletionRunner runner(engine, options.runner, metrics);
+  for (const auto& path : options.preload_files) {
+    Session session = Session::load(engine, path);
+    const std::string what = std::to_string(session.stats().context_tokens) + " context tokens, press " +
+                             session.press().canonical_spec() + ", " + std::to_string(session.stats().kv_bytes) +
+                             " KV bytes";
+    if (runner.preload(std::move(session)))
+      std::fprintf(stderr, "kvpress serve: preloaded %s (%s)\n", path.c_str(), what.c_str());
+    else
+      std::fprintf(stderr, "kvpress serve: warning: %s not kept (%s: past --kv-budget, or a press that compresses "
+                   "while decoding)\n", path.c_str(), what.c_str());
+  }
   httplib::Server http;
   const int n_threads = options.http_threads > 0 ? options.http_threads : options.runner.n_slots + 64;
   http.new_task_queue = [n_threads] { return new httplib::ThreadPool((size_t)n_threads); };

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kvpress/engine.h"
 #include "serve/completion_request.h"
@@ -16,9 +17,10 @@ struct ServerOptions {
   int http_threads = 0;               // 0: --parallel + 64 (waiting requests each hold one)
   RequestDefaults defaults;
   RunnerOptions runner;
+  std::vector<std::string> preload_files;  // `kvpress compress` files put into the prefix store at start
 };
 
-// Binds, prints "kvpress serve: listening on http://HOST:PORT ..." on stdout and serves until the process
+// Loads the preload files (a note per file on stderr; Error for a file that does not load), binds, prints "kvpress serve: listening on http://HOST:PORT ..." on stdout and serves until the process
 // ends. Throws Error when the address cannot be bound.
 void serve_forever(const Engine& engine, const ServerOptions& options);
 
