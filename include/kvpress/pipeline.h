@@ -23,6 +23,9 @@ struct AnswerOptions {
   KvTypes kv_types;                            // storage of the cache's keys and values (default f16)
   int64_t prefill_chunk = 0;                   // > 0: chunked prefill, compressed after every chunk of this many tokens
   PrefillProgressFn on_prefill_progress;       // optional, after every layer of each context prefill
+  // The questions are turns of one conversation (Session::converse): each turn's question and answer
+  // stay in the cache, compressed further by a decoding press. Not with query_aware.
+  bool conversation = false;
 };
 
 // Times in milliseconds; bytes exact from the cache.

@@ -84,6 +84,13 @@ class Session {
   // With a press that compresses while decoding (PressConfig::compresses_while_decoding), the cache is
   // compressed as the answer is generated, and a second question throws Error (as in kvpress).
   Answer ask(const std::string& question, const AskOptions& options = {});
+  // A conversation turn (text sessions): answers `question` and keeps the question and the whole answer
+  // in the cache, so the next turn follows them (the chat template's end of the assistant turn and next
+  // user header come first). With a press that compresses while decoding the cache stays bounded over
+  // any number of turns. A later ask() returns to the end of the last turn.
+  Answer converse(const std::string& question, const AskOptions& options = {});
+  int64_t turns() const;  // conversation turns so far
+
   // Feeds question_ids right after the context (at the original context length, or the compressed one
   // for presses that re-rotate keys) and generates. answer_prefix is ignored.
   Answer ask_tokens(std::span<const int32_t> question_ids, const AskOptions& options = {});

@@ -180,6 +180,15 @@ PYBIND11_MODULE(_core, m) {
         o.max_new_tokens = max_new_tokens;
         return s.ask(question, o).text;
       }, py::arg("question") = "", py::arg("answer_prefix") = "", py::arg("max_new_tokens") = 50, Release())
+      .def("converse", [](Session& s, const std::string& question, const std::string& answer_prefix,
+                          int64_t max_new_tokens) {
+        AskOptions o;
+        o.answer_prefix = answer_prefix;
+        o.max_new_tokens = max_new_tokens;
+        return s.converse(question, o).text;
+      }, py::arg("question"), py::arg("answer_prefix") = "", py::arg("max_new_tokens") = 50,
+         "A conversation turn: the question and its answer stay in the cache", Release())
+      .def_property_readonly("turns", &Session::turns)
       .def("ask_tokens", [](Session& s, const std::vector<int32_t>& ids, int64_t max_new_tokens) {
         AskOptions o;
         o.max_new_tokens = max_new_tokens;

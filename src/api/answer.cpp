@@ -12,9 +12,13 @@ AnswerResult answer(const Engine& engine, const std::string& context, const std:
                     const PressConfig& press, const AnswerOptions& options) {
   if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
   const std::vector<std::string> questions = questions_in.empty() ? std::vector<std::string>{""} : questions_in;
-  if (press.compresses_while_decoding() && !options.query_aware && questions.size() > 1)
+  if (options.conversation && options.query_aware)
+    fail("a conversation keeps every turn in one cache; query-aware compresses each question with its own "
+         "context: choose one");
+  if (press.compresses_while_decoding() && !options.query_aware && !options.conversation && questions.size() > 1)
     fail("press '", press.spec(), "' compresses the cache while an answer is generated, so one context answers one ",
-         "question (as in kvpress); got ", questions.size(), " questions (ask them one at a time, or query-aware)");
+         "question (as in kvpress); got ", questions.size(),
+         " questions (ask them one at a time, query-aware, or as a conversation)");
   // Query-aware: each question is compressed together with the context.
   std::vector<std::pair<std::string, std::vector<std::string>>> runs;
   if (options.query_aware) {
@@ -66,7 +70,7 @@ AnswerResult answer(Session& session, const std::vector<std::string>& questions_
   s.kv_bytes_full = p.kv_bytes_full;
   s.kv_bytes = p.kv_bytes;
   for (const auto& q : questions) {
-    Answer a = session.ask(q, ask);
+    Answer a = options.conversation ? session.converse(q, ask) : session.ask(q, ask);
     s.decode_ms += a.decode_ms;
     s.generated_tokens += (int64_t)a.ids.size();
     result.answers.push_back(std::move(a.text));

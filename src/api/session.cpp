@@ -52,6 +52,7 @@ struct Session::Impl {
   std::vector<int32_t> ids;
   std::vector<std::string> warnings;
   PrefillStats stats;
+  int64_t turns = 0;  // conversation turns (converse) so far
 };
 
 namespace {
@@ -148,10 +149,15 @@ Session::~Session() = default;
 
 Answer Session::ask(const std::string& question, const AskOptions& options) {
   impl_->check_text("ask");
-  return ask_tokens(question_ids(*impl_->engine->model, impl_->parts, question, options.answer_prefix), options);
+  const Model& model = *impl_->engine->model;
+  // After conversation turns the question follows the last answer as a new user turn.
+  return ask_tokens(impl_->turns == 0 ? question_ids(model, impl_->parts, question, options.answer_prefix)
+                                      : next_turn_ids(model, impl_->parts, question, options.answer_prefix),
+                    options);
 }
 
-Answer Session::ask_tokens(std::span<const int32_t> question_ids, const AskOptions& options) {
+namespace {
+GenerateOptions generate_options(const AskOptions& options, Press* press) {
   if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0, got ", options.max_new_tokens);
   options.sampling.validate();
   GenerateOptions gen;
@@ -160,19 +166,43 @@ Answer Session::ask_tokens(std::span<const int32_t> question_ids, const AskOptio
   gen.stop_at_end_of_generation = options.stop_at_end_of_generation;
   gen.check_first_token = false;  // kvpress never stops on the first generated token [quirk, spec §3]
   gen.on_token = options.on_token;
-  gen.press = impl_->press.get();  // acts only if it compresses while decoding (the prefill is done)
-  gen.with_compute = [engine = impl_->engine.get()](const std::function<void()>& pass) { engine->with_compute(pass); };
+  gen.press = press;  // acts only if it compresses while decoding (the prefill is done)
+  return gen;
+}
+}  // namespace
+
+// Generates after `ids`: a plain question (the cache restored afterwards) or a kept conversation turn.
+static Answer generate_answer(Session::Impl& impl, std::span<const int32_t> ids, const AskOptions& options, bool keep_turn) {
+  GenerateOptions gen = generate_options(options, impl.press.get());
+  gen.with_compute = [engine = impl.engine.get()](const std::function<void()>& pass) { engine->with_compute(pass); };
   Answer answer;
-  answer.question_tokens = (int64_t)question_ids.size();
+  answer.question_tokens = (int64_t)ids.size();
   const auto t0 = std::chrono::steady_clock::now();
   {
-    const GenerateResult r = impl_->context.ask(question_ids, gen);  // locks compute per forward pass
+    // Compute is locked per forward pass (gen.with_compute), so concurrent sessions interleave.
+    const GenerateResult r = keep_turn ? impl.context.converse(ids, gen) : impl.context.ask(ids, gen);
     answer.ids = r.tokens;
     answer.stopped = r.stopped;
   }
   answer.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  answer.text = impl_->engine->model->tokenizer().decode(answer.ids, true);
+  answer.text = impl.engine->model->tokenizer().decode(answer.ids, true);
   return answer;
+}
+
+Answer Session::converse(const std::string& question, const AskOptions& options) {
+  impl_->check_text("converse");
+  const Model& model = *impl_->engine->model;
+  const auto ids = impl_->turns == 0 ? question_ids(model, impl_->parts, question, options.answer_prefix)
+                                     : next_turn_ids(model, impl_->parts, question, options.answer_prefix);
+  Answer answer = generate_answer(*impl_, ids, options, true);
+  ++impl_->turns;
+  return answer;
+}
+
+int64_t Session::turns() const { return impl_->turns; }
+
+Answer Session::ask_tokens(std::span<const int32_t> question_ids, const AskOptions& options) {
+  return generate_answer(*impl_, question_ids, options, false);
 }
 
 std::vector<float> Session::answer_log_probs(const std::string& question, const std::string& answer_prefix,

@@ -86,6 +86,18 @@ GenerateResult ContextSession::ask(std::span<const int32_t> question_ids, const 
   return generate(model_, cache_, pool_, question_ids, question_start_, options);
 }
 
+GenerateResult ContextSession::converse(std::span<const int32_t> question_ids, GenerateOptions options) {
+  if (n_context_ == 0) fail("ContextSession::converse before prefill");
+  if (!consumed_by_.empty())
+    fail("this context was compressed while answering a question (press '", consumed_by_,
+         "'); continue it as a conversation from the start instead");
+  options.feed_last = true;
+  auto result = generate(model_, cache_, pool_, question_ids, question_start_, options);
+  question_start_ += (int32_t)result.fed;
+  snapshot_ = cache_.lengths();  // later questions return to the end of this turn
+  return result;
+}
+
 std::vector<float> ContextSession::forced_log_probs(std::span<const int32_t> question_ids,
                                                     std::span<const int32_t> forced) {
   if (n_context_ == 0) fail("ContextSession::forced_log_probs before prefill");

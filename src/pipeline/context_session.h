@@ -37,6 +37,11 @@ class ContextSession {
   // is compressed as the answer is generated instead, and no further question can be asked.
   GenerateResult ask(std::span<const int32_t> question_ids, const GenerateOptions& options);
 
+  // A conversation turn: as ask(), but the question and the whole answer stay in the cache (the next
+  // turn or question starts after them); a press acting while decoding keeps compressing it, so a long
+  // chat stays bounded.
+  GenerateResult converse(std::span<const int32_t> question_ids, GenerateOptions options);
+
   // Teacher-forced log-probabilities: feeds question then `forced` tokens and returns, for each
   // forced token i, the log-softmax over the vocabulary predicting it ([forced.size(), n_vocab]).
   // The cache is restored afterwards.

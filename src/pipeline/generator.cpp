@@ -36,6 +36,7 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
   const auto run = [&](const std::function<void()>& pass) { options.with_compute ? options.with_compute(pass) : pass(); };
   std::vector<float> logits;
   run([&] { logits = model.forward(prompt, positions, cache, pool, fwd); });
+  result.fed = (int64_t)prompt.size();
   check_finite_logits(model, cache, logits);
   int32_t pos = start_pos + (int32_t)prompt.size();
   const auto& tok = model.tokenizer();
@@ -51,11 +52,13 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
     }
     result.tokens.push_back(next);
     if (options.on_token) options.on_token(next);
-    if (i + 1 == options.max_new_tokens) break;
+    if (i + 1 == options.max_new_tokens && !options.feed_last) break;
     const int32_t token[1] = {next};
     const int32_t token_pos[1] = {pos++};
     run([&] { logits = model.forward(token, token_pos, cache, pool, step_fwd); });
+    ++result.fed;
     check_finite_logits(model, cache, logits);
+    if (i + 1 == options.max_new_tokens) break;  // fed (feed_last): the budget is spent
   }
   return result;
 }

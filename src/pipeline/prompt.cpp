@@ -51,4 +51,19 @@ std::vector<int32_t> question_ids(const Model& model, const PromptParts& parts, 
   return model.tokenizer().encode(question + parts.suffix + answer_prefix, false, true);
 }
 
+std::vector<int32_t> next_turn_ids(const Model& model, const PromptParts& parts, const std::string& question,
+                                   const std::string& answer_prefix) {
+  // split_prompt gives "\n" as the suffix exactly when no template is used (also for a loaded cache).
+  std::string between = "\n";
+  if (parts.suffix != "\n") {
+    const auto tmpl = template_of(model, true);
+    const std::string a = "<<answer-end>>", b = "<<next-question>>";
+    const std::string rendered = tmpl.apply({{"user", "q"}, {"assistant", a}, {"user", b}}, true);
+    const size_t at = rendered.find(a), end = rendered.find(b);
+    KV_CHECK(at != std::string::npos && end != std::string::npos && end >= at + a.size());
+    between = rendered.substr(at + a.size(), end - at - a.size());
+  }
+  return model.tokenizer().encode(between + question + parts.suffix + answer_prefix, false, true);
+}
+
 }  // namespace kvpress

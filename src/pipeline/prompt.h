@@ -29,5 +29,9 @@ std::vector<int32_t> context_ids(const Model& model, const PromptParts& parts);
 // Token ids of "question + suffix + answer_prefix".
 std::vector<int32_t> question_ids(const Model& model, const PromptParts& parts, const std::string& question,
                                   const std::string& answer_prefix);
+// A later turn of a conversation, after the assistant's answer: the end of the assistant turn and the
+// next user header (from the chat template; "\n" without one), then as question_ids.
+std::vector<int32_t> next_turn_ids(const Model& model, const PromptParts& parts, const std::string& question,
+                                   const std::string& answer_prefix);
 
 }  // namespace kvpress

@@ -147,7 +147,10 @@ void DecodingPress::compress_decoding(const LayerPrefill& layer) {
   KV_CHECK(!st.passes.empty());  // observe_decoding buffered this pass
   st.steps += 1;
   on_pass(st, layer);
-  const int64_t entries = uniform_head_length(layer.cache, layer.layer, kind_);
+  // Heads differ in length after an AdaKV base: the mean head is sized, as kvpress's masked cache.
+  int64_t entries = 0;
+  for (int64_t h = 0; h < layer.cache.n_heads_kv(); ++h) entries += layer.cache.length(layer.layer, h);
+  entries /= layer.cache.n_heads_kv();
   const int64_t target = target_for(layer);
   if (triggers(st, layer, entries, target)) {
     compress_to(st, layer, entries, target);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "cache/kv_cache.h"
@@ -47,9 +48,23 @@ int64_t ScorerPress::kept_entries(const LayerPrefill& layer, int64_t n_entries) 
   return std::min(n_entries, kept_count(n_entries + layer.evicted, compression_ratio_));
 }
 
+void HeadScores::resize(const std::vector<int64_t>& head_lengths) {
+  n_heads_kv = (int64_t)head_lengths.size();
+  n_tokens = head_lengths.empty() ? 0 : *std::max_element(head_lengths.begin(), head_lengths.end());
+  values.assign((size_t)(n_heads_kv * n_tokens), std::numeric_limits<float>::quiet_NaN());
+  lengths = head_lengths;
+}
+
+bool HeadScores::uniform() const {
+  return std::all_of(lengths.begin(), lengths.end(), [&](int64_t n) { return n == n_tokens; });
+}
+
 void ScorerPress::keep_top(const LayerPrefill& layer, const HeadScores& scores) const {
   const int64_t n_heads_kv = layer.cache.n_heads_kv();
   KV_CHECK(scores.n_heads_kv == n_heads_kv);
+  if (!scores.uniform())
+    fail("press '", name(), "' keeps the same number of entries in every KV head, but the heads of layer ",
+         layer.layer, " hold different numbers (after a head-wise press such as adakv); wrap it in adakv(...)");
   for (int64_t h = 0; h < n_heads_kv; ++h) KV_CHECK(layer.cache.length(layer.layer, h) == scores.n_tokens);
   const int64_t n_kept = kept_entries(layer, scores.n_tokens);
   for (int64_t h = 0; h < n_heads_kv; ++h) {

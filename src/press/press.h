@@ -54,15 +54,22 @@ class Press {
 ObservationNeeds combined_needs(const ObservationNeeds& a, const ObservationNeeds& b);
 
 // Scores per (KV head, position) of one layer: higher = keep. [n_heads_kv, n_tokens]
+// Heads may hold different numbers of entries (after AdaKV): head h scores lengths[h] entries, its
+// row padded with NaN (ranked below everything) up to n_tokens, the longest head.
 struct HeadScores {
   int64_t n_heads_kv = 0;
   int64_t n_tokens = 0;
   std::vector<float> values;
+  std::vector<int64_t> lengths;  // [n_heads_kv]
   void resize(int64_t heads, int64_t tokens) {
     n_heads_kv = heads;
     n_tokens = tokens;
     values.assign((size_t)(heads * tokens), 0.0f);
+    lengths.assign((size_t)heads, tokens);
   }
+  void resize(const std::vector<int64_t>& head_lengths);
+  int64_t length(int64_t h) const { return lengths[(size_t)h]; }
+  bool uniform() const;
   float* head(int64_t h) { return values.data() + h * n_tokens; }
   const float* head(int64_t h) const { return values.data() + h * n_tokens; }
 };

@@ -58,10 +58,17 @@ int64_t uniform_head_length(const KvCache& cache, int64_t layer, const std::stri
   return n;
 }
 
+std::vector<int64_t> head_lengths(const KvCache& cache, int64_t layer) {
+  std::vector<int64_t> n((size_t)cache.n_heads_kv());
+  for (int64_t h = 0; h < cache.n_heads_kv(); ++h) n[h] = cache.length(layer, h);
+  return n;
+}
+
 std::vector<float> window_attention_mean(const LayerPrefill& layer, int64_t n_window) {
   const auto& c = layer.model.config();
   const int64_t H = c.n_heads, d = c.head_dim, G = c.group_size();
-  const int64_t S = uniform_head_length(layer.cache, layer.layer, "window attention");
+  const std::vector<int64_t> lengths = head_lengths(layer.cache, layer.layer);
+  const int64_t S = *std::max_element(lengths.begin(), lengths.end());
   const int64_t T = layer.n_tokens;
   KV_CHECK(n_window >= 1 && n_window <= T);
   std::vector<float> out((size_t)(H * S), 0.0f);
@@ -75,7 +82,7 @@ std::vector<float> window_attention_mean(const LayerPrefill& layer, int64_t n_wi
       for (int64_t t = T - n_window; t < T; ++t) {
         const float* q = layer.query(t) + h * d;
         attention_probs(q, layer.positions[t], layer.cache, layer.layer, h / G, probs.data());
-        for (int64_t j = 0; j < S; ++j) sum[j] += probs[j];
+        for (int64_t j = 0; j < lengths[h / G]; ++j) sum[j] += probs[j];
       }
       for (int64_t j = 0; j < S; ++j) out[h * S + j] = (float)(sum[j] / (double)n_window);
     }

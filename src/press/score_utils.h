@@ -26,9 +26,13 @@ float protection_score(std::span<const float> scores);
 // differ (a uniform scorer cannot follow a head-wise press).
 int64_t uniform_head_length(const KvCache& cache, int64_t layer, const std::string& press);
 
+// Entries of every KV head of `layer` (they differ after a head-wise press such as adakv).
+std::vector<int64_t> head_lengths(const KvCache& cache, int64_t layer);
+
 // Mean over the last n_window queries of the pass of their softmax attention over each KV head's
 // entries (causal by position; softmax over all entries, as kvpress's window attention).
-// Returns [n_heads, S] where S is the (uniform) head length; parallel over query heads.
+// Returns [n_heads, S] where S is the longest head's length (a query head of a shorter KV head has
+// zeros past its entries); parallel over query heads.
 std::vector<float> window_attention_mean(const LayerPrefill& layer, int64_t n_window);
 
 // Averages [n_heads, n] rows over each GQA group into [n_heads_kv, n] (query head h -> KV head h / G).

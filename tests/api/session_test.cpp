@@ -8,6 +8,7 @@
 #include "kvpress/kvpress.h"
 #include "model/model.h"
 #include "pipeline/context_session.h"
+#include "pipeline/generator.h"
 #include "pipeline/prompt.h"
 #include "press/press_registry.h"
 #include "runtime/thread_pool.h"
@@ -182,6 +183,78 @@ TEST_F(SessionTest, OptionsAndErrors) {
   EXPECT_THROW(Engine::load("/nonexistent/model.gguf"), Error);
   opts.max_context_length = 0;
   EXPECT_THROW(Session::from_text(*engine_, context(), PressConfig(), opts), Error);
+}
+
+// A conversation turn keeps its question and answer in the cache: the second turn's answer is what a
+// fresh cache generates after the whole text so far (context, turn 1 and its answer, the next user turn).
+TEST_F(SessionTest, ConversationTurnsEqualOneLongPrompt) {
+  AskOptions ask;
+  ask.max_new_tokens = 6;
+  ask.stop_at_end_of_generation = false;
+  Session session = Session::from_text(*engine_, context(), PressConfig());
+  const Answer a1 = session.converse(kQuestion, ask);
+  const Answer a2 = session.converse("And what color is the sky?", ask);
+  EXPECT_EQ(session.turns(), 2);
+  ASSERT_EQ(a1.ids.size(), 6u);
+
+  const auto model = Model::load(model_path());
+  const PromptParts parts = split_prompt(*model, context(), true);
+  std::vector<int32_t> ids = context_ids(*model, parts);
+  for (const auto& part : {question_ids(*model, parts, kQuestion, ""), a1.ids,
+                           next_turn_ids(*model, parts, "And what color is the sky?", "")})
+    ids.insert(ids.end(), part.begin(), part.end());
+  ThreadPool pool(2);
+  KvCache cache = model->make_cache();
+  GenerateOptions gen;
+  gen.max_new_tokens = 6;
+  gen.stop_at_end_of_generation = false;
+  EXPECT_EQ(generate(*model, cache, pool, ids, 0, gen).tokens, a2.ids);
+
+  // ask() after the turns follows them and returns to them: the same answer as the next turn.
+  const Answer asked = session.ask("Is the grass green?", ask);
+  const Answer turn = session.converse("Is the grass green?", ask);
+  EXPECT_EQ(asked.ids, turn.ids);
+  EXPECT_EQ(session.turns(), 3);
+}
+
+// A long chat with a decoding press stays within target_size + compression_interval entries per head.
+TEST_F(SessionTest, ConversationWithADecodingPressStaysBounded) {
+  const PressConfig press = presses::decoding(presses::knorm(0.0), {16, 200, 256});
+  Session session = Session::from_text(*engine_, context(), press);
+  const int64_t context_tokens = session.stats().context_tokens;
+  ASSERT_GT(context_tokens, 200);
+  EXPECT_EQ(session.stats().kv_bytes, session.stats().kv_bytes_full);  // the prefill is left whole
+  AskOptions ask;
+  ask.max_new_tokens = 24;
+  ask.stop_at_end_of_generation = false;
+  for (int turn = 0; turn < 12; ++turn) session.converse("Tell me more.", ask);
+  EXPECT_LE(session.peak_kv_entries_per_head(), std::max<int64_t>(context_tokens, 200) + 16 + 24);
+  for (int64_t h = 0; h < session.n_heads_kv(); ++h)
+    EXPECT_LE((int64_t)session.kept_positions(0, h).size(), 200 + 16);
+  // Without the press the same chat holds every token.
+  Session full = Session::from_text(*engine_, context(), PressConfig());
+  for (int turn = 0; turn < 12; ++turn) full.converse("Tell me more.", ask);
+  EXPECT_GT(full.peak_kv_entries_per_head(), context_tokens + 12 * 24);
+}
+
+// A decoding press compresses the context while answering: one question per session, as kvpress.
+TEST_F(SessionTest, DecodingPressAnswersOneQuestion) {
+  Session session = Session::from_text(*engine_, context(), presses::decoding(presses::knorm(0.0), {4, 64, 8}));
+  AskOptions ask;
+  ask.max_new_tokens = 8;
+  session.ask(kQuestion, ask);
+  try {
+    session.ask(kQuestion, ask);
+    FAIL() << "a second question on a decoding-press session must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot answer another one"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(answer(*engine_, context(), {kQuestion, kQuestion}, presses::decoding(presses::knorm(0.0)), {}), Error);
+  AnswerOptions chat;
+  chat.conversation = true;
+  chat.max_new_tokens = 4;
+  EXPECT_EQ(answer(*engine_, context(), {kQuestion, kQuestion}, presses::decoding(presses::knorm(0.0)), chat)
+                .answers.size(), 2u);
 }
 
 }  // namespace

@@ -256,6 +256,43 @@ TEST_F(DecodingPressTest, PrefillDecodingRunsBothPhases) {
   EXPECT_LE(cache.length(0, 0), 30 + 5 - 1);
 }
 
+// AdaKV bases: heads end with different lengths, and the next compressions score each head alone and
+// keep the layer's budget (n_heads_kv * target_size entries, the mean head at the target).
+TEST_F(DecodingPressTest, AdaKvBasesKeepTheLayerBudgetAcrossCompressions) {
+  for (const std::string spec : {"decoding_adakv_snapkv:window_size=4,target_size=40,compression_interval=8",
+                                 "decoding_adakv_expected_attention_e2:target_size=40,compression_interval=8"}) {
+    SCOPED_TRACE(spec);
+    auto press = make_press(spec, 0.0);
+    KvCache cache = model_->make_cache();
+    const int64_t Hkv = cache.n_heads_kv();
+    bool ragged = false;
+    int64_t steps = 0;
+    run(press.get(), cache, 30, 101, [&] {
+      ++steps;
+      for (int64_t l = 0; l < cache.n_layers(); ++l) {
+        int64_t total = 0;
+        for (int64_t h = 0; h < Hkv; ++h) {
+          total += cache.length(l, h);
+          ragged |= cache.length(l, h) != cache.length(l, 0);
+        }
+        // Before the first compression (pass 16: 46 entries) the layer only grows; after it, the
+        // budget plus at most interval - 1 passes.
+        if (steps > 17) {
+          EXPECT_GE(total, Hkv * 40) << "layer " << l << " step " << steps;
+          EXPECT_LE(total, Hkv * (40 + 7)) << "layer " << l << " step " << steps;
+        }
+      }
+    });
+    EXPECT_TRUE(ragged) << "the heads never differed: the test would not see the ragged path";
+    // 100 decoding passes: the last compression at pass 96, then 4 more entries per head.
+    for (int64_t l = 0; l < cache.n_layers(); ++l) {
+      int64_t total = 0;
+      for (int64_t h = 0; h < Hkv; ++h) total += cache.length(l, h);
+      EXPECT_EQ(total, Hkv * (40 + 4)) << "layer " << l;
+    }
+  }
+}
+
 TEST(DecodingPressSpec, ParametersAndErrors) {
   auto p = make_press("decoding_knorm:target_size=100,compression_interval=7", 0.0);
   EXPECT_EQ(p->name(), "decoding(knorm):compression_interval=7,target_size=100,hidden_states_buffer_size=256");

@@ -84,3 +84,22 @@ def test_library_errors_are_kvpress_cpp_error(tmp_path):
         kvpress_cpp.pipeline("kv-press-text-generation", model=str(missing))
     with pytest.raises(kvpress_cpp.Error, match="unknown press 'nope'"):
         kvpress_cpp.PressConfig.from_spec("nope", 0.5)
+
+
+def test_decoding_presses_take_kvpress_arguments():
+    from kvpress_cpp import CAMPress, CompressionRatioDecodingPress, DecodingPress, KeyDiffPress, PrefillDecodingPress
+    d = DecodingPress(base_press=KnormPress(), compression_interval=16, target_size=64)
+    assert (d.compression_interval, d.target_size, d.hidden_states_buffer_size) == (16, 64, 256)
+    assert d._config().canonical_spec() == "decoding(knorm):compression_interval=16,target_size=64,hidden_states_buffer_size=256"
+    assert d.compression_ratio == 0.0
+    c = CompressionRatioDecodingPress(base_press=StreamingLLMPress(), target_compression_ratio=0.3)
+    assert c._config().compression_ratio == pytest.approx(0.3)
+    assert CAMPress(base_press=TOVAPress()).merge_budget == 32
+    p = PrefillDecodingPress(prefilling_press=SnapKVPress(0.5), decoding_press=d)
+    assert p._config().spec.startswith("prefill_decoding(snapkv")
+    assert PrefillDecodingPress(decoding_press=d)._config().spec == d._config().spec  # decoding-only = DecodingPress
+    assert KeyDiffPress(0.5).spec == "keydiff"
+    with pytest.raises(ValueError, match="set from the target"):
+        DecodingPress(base_press=KnormPress(0.5))
+    with pytest.raises(ValueError, match="compression_interval"):
+        DecodingPress(base_press=KnormPress(), compression_interval=0)

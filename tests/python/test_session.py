@@ -87,3 +87,17 @@ def test_saved_session_answers_as_the_original(engine, needle_samples, tmp_path)
     (tmp_path / "bad.kvc").write_bytes(b"KVPCACHE" + b"\0" * 40)
     with pytest.raises(kvpress_cpp.Error, match="bad.kvc: "):
         kvpress_cpp.Session.load(engine, str(tmp_path / "bad.kvc"))
+
+
+def test_conversation_keeps_turns_and_a_decoding_press_bounds_them(engine, needle_samples):
+    s = needle_samples[0]
+    full = engine.session(s["context"], press=None)
+    press = kvpress_cpp.DecodingPress(base_press=KnormPress(), compression_interval=8, target_size=64)
+    bounded = engine.session(s["context"], press=press)
+    for _ in range(3):
+        full.converse(s["question"], max_new_tokens=12)
+        bounded.converse(s["question"], max_new_tokens=12)
+    assert full.turns == 3 and bounded.turns == 3
+    n = full.stats["context_tokens"]
+    assert all(len(bounded.kept_positions(0, h)) <= 64 + 8 for h in range(bounded.n_heads_kv))
+    assert len(full.kept_positions(0, 0)) > n

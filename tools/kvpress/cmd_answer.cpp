@@ -17,7 +17,7 @@ void add_answer_command(CLI::App& app, Action& action) {
     std::string cache, answer_prefix;
     std::vector<std::string> questions;
     int64_t max_new_tokens = 50;
-    bool query_aware = false, json = false;
+    bool query_aware = false, json = false, conversation = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("answer", "Compress a context once, then answer questions on the compressed cache");
@@ -30,6 +30,9 @@ void add_answer_command(CLI::App& app, Action& action) {
       ->check(at_least(0))->capture_default_str();
   auto* query_aware = cmd->add_flag("--query-aware", args->query_aware,
                                     "let the press see the question (appended to the context)");
+  cmd->add_flag("--conversation", args->conversation,
+                "the questions are turns of one chat: each question and answer stay in the cache (a decoding press "
+                "keeps it bounded) instead of the cache returning to the context after each answer");
   cmd->add_flag("--json", args->json, "print a JSON object with answers, sizes and timings");
   cmd->callback([&action, args, query_aware] {
     action = [args, query_aware] {
@@ -50,6 +53,7 @@ void add_answer_command(CLI::App& app, Action& action) {
       opts.max_new_tokens = args->max_new_tokens;
       opts.max_context_length = session_options.max_context_length;
       opts.query_aware = args->query_aware;
+      opts.conversation = args->conversation;
       opts.use_chat_template = session_options.use_chat_template;
       opts.kv_types = session_options.kv_types;
       opts.prefill_chunk = session_options.prefill_chunk;
@@ -91,6 +95,7 @@ void add_answer_command(CLI::App& app, Action& action) {
           {"compression_ms", s.compression_ms},
           {"decode_ms", s.decode_ms},
           {"generated_tokens", s.generated_tokens},
+          {"conversation", args->conversation},
           {"decode_tokens_per_s", s.decode_ms > 0 ? s.generated_tokens * 1000.0 / s.decode_ms : 0.0},
       };
       j.update(source);

@@ -35,17 +35,24 @@ class AdaKvPress final : public Press {
     scorer_->score(layer, scores);
     const int64_t Hkv = scores.n_heads_kv, S = scores.n_tokens;
     KV_CHECK(Hkv == layer.cache.n_heads_kv());
-    const int64_t n_kept = scorer_->kept_entries(layer, S);
+    // Heads of different lengths (a decoding press re-compressing an AdaKV cache): the budget is that
+    // of the mean head, as kvpress's masked cache has one length for all heads.
+    int64_t total = 0;
+    for (int64_t h = 0; h < Hkv; ++h) total += scores.length(h);
+    const int64_t n_kept = scorer_->kept_entries(layer, total / Hkv);
     const int64_t n_safe = (int64_t)((double)n_kept * alpha_safeguard_);
     // Safeguard: each head's n_safe best entries get the largest finite score.
     for (int64_t h = 0; h < Hkv; ++h)
-      for (int64_t j : top_indices(scores.head(h), S, n_safe)) scores.head(h)[j] = std::numeric_limits<float>::max();
+      for (int64_t j : top_indices(scores.head(h), scores.length(h), std::min(n_safe, scores.length(h))))
+        scores.head(h)[j] = std::numeric_limits<float>::max();
 
     // Keep the Hkv * n_kept best (head, position) pairs of the layer (kvpress drops the
     // Hkv * (S - n_kept) worst). Ties: lower position first, then lower head.
-    std::vector<int64_t> flat((size_t)(Hkv * S));
-    std::iota(flat.begin(), flat.end(), 0);
-    const int64_t n_total = Hkv * n_kept;
+    std::vector<int64_t> flat;
+    flat.reserve((size_t)total);
+    for (int64_t h = 0; h < Hkv; ++h)
+      for (int64_t j = 0; j < scores.length(h); ++j) flat.push_back(h * S + j);
+    const int64_t n_total = std::min<int64_t>(Hkv * n_kept, (int64_t)flat.size());
     auto higher = [&](int64_t x, int64_t y) {
       const float sx = scores.values[x], sy = scores.values[y];
       const int64_t px = x % S, py = y % S;

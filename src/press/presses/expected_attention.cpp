@@ -149,10 +149,13 @@ class ExpectedAttentionPress final : public ScorerPress {
     const auto& c = layer.model.config();
     const int64_t H = c.n_heads, Hkv = c.n_heads_kv, d = c.head_dim, G = c.group_size();
     const int64_t T = layer.n_tokens, n_sink = o_.n_sink;
-    const int64_t S = uniform_head_length(layer.cache, layer.layer, "expected_attention_press");
-    if (S <= n_sink || T <= n_sink)
+    // Heads may differ in length (inside adakv, after an earlier compression): each is scored alone.
+    const std::vector<int64_t> lengths = head_lengths(layer.cache, layer.layer);
+    const int64_t S = *std::max_element(lengths.begin(), lengths.end());
+    const int64_t S_min = *std::min_element(lengths.begin(), lengths.end());
+    if (S_min <= n_sink || T <= n_sink)
       fail("press 'expected_attention_press' needs more context tokens than n_sink=", n_sink, " (layer ",
-           layer.layer, " has ", T, " tokens, ", S, " cache entries)");
+           layer.layer, " has ", T, " tokens, ", S_min, " cache entries)");
     const int64_t N = T - n_sink, n = S - n_sink;
 
     if (stats_.layer != layer.layer || stats_.count != N)
@@ -161,7 +164,7 @@ class ExpectedAttentionPress final : public ScorerPress {
     // kvpress averages the rotation over positions q_len .. q_len + n_future - 1.
     const MeanRotation rot(layer.model.rope(), T, o_.n_future_positions);
 
-    std::vector<float> attn((size_t)(H * n));  // softmax over the non-sink keys, per query head
+    std::vector<float> attn((size_t)(H * n), 0.0f);  // softmax over the non-sink keys, per query head
     std::vector<double> mu((size_t)d), sigma((size_t)(d * d)), z((size_t)n);
     std::vector<float> keys_f32((size_t)(n * d)), values_f32;  // one KV head's stored rows, decoded
     std::vector<float> sigma_f((size_t)(d * d)), key_sigma;
@@ -178,14 +181,15 @@ class ExpectedAttentionPress final : public ScorerPress {
       rot.apply(mu.data(), 1);  // mu' = R mu
 
       // Logits of the non-sink keys of this head's KV head (decoded once per KV head).
-      if (h % G == 0) layer.cache.keys(layer.layer, h / G).read(n_sink, n, keys_f32.data());
+      const int64_t n_h = lengths[h / G] - n_sink;
+      if (h % G == 0) layer.cache.keys(layer.layer, h / G).read(n_sink, n_h, keys_f32.data());
       const float* keys = keys_f32.data();
       if (o_.use_covariance) {
         key_sigma.resize((size_t)(n * d));  // [n, d]: Sigma' k_j
-        kernels::matmul(f32_matrix(sigma_f.data(), d, d), keys, n, d, key_sigma.data(), d, layer.pool);
+        kernels::matmul(f32_matrix(sigma_f.data(), d, d), keys, n_h, d, key_sigma.data(), d, layer.pool);
       }
       double max_z = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < n; ++j) {
+      for (int64_t j = 0; j < n_h; ++j) {
         const float* k = keys + j * d;
         double lin = 0, quad = 0;
         for (int64_t i = 0; i < d; ++i) lin += mu[i] * k[i];
@@ -196,17 +200,18 @@ class ExpectedAttentionPress final : public ScorerPress {
         max_z = std::max(max_z, v);
       }
       double sum = 0;
-      for (int64_t j = 0; j < n; ++j) sum += std::exp(z[j] - max_z);
-      for (int64_t j = 0; j < n; ++j) attn[h * n + j] = (float)(std::exp(z[j] - max_z) / sum);
+      for (int64_t j = 0; j < n_h; ++j) sum += std::exp(z[j] - max_z);
+      for (int64_t j = 0; j < n_h; ++j) attn[h * n + j] = (float)(std::exp(z[j] - max_z) / sum);
     }
 
     std::vector<float> s = group_mean(attn, H, Hkv, n);  // [Hkv, n]
     if (o_.use_vnorm) {
       values_f32.resize((size_t)(n * d));
       for (int64_t g = 0; g < Hkv; ++g) {
-        layer.cache.values(layer.layer, g).read(n_sink, n, values_f32.data());
+        const int64_t n_g = lengths[g] - n_sink;
+        layer.cache.values(layer.layer, g).read(n_sink, n_g, values_f32.data());
         const float* values = values_f32.data();
-        for (int64_t j = 0; j < n; ++j) {
+        for (int64_t j = 0; j < n_g; ++j) {
           double norm = 0;
           for (int64_t i = 0; i < d; ++i) norm += (double)values[j * d + i] * values[j * d + i];
           s[g * n + j] = (float)(((double)s[g * n + j] + o_.epsilon) * std::sqrt(norm));
@@ -214,9 +219,9 @@ class ExpectedAttentionPress final : public ScorerPress {
       }
     }
     const float protect = protection_score(s);  // sinks always kept
-    scores.resize(Hkv, S);
+    scores.resize(lengths);
     for (int64_t g = 0; g < Hkv; ++g)
-      for (int64_t j = 0; j < S; ++j) scores.head(g)[j] = j < n_sink ? protect : s[g * n + j - n_sink];
+      for (int64_t j = 0; j < lengths[g]; ++j) scores.head(g)[j] = j < n_sink ? protect : s[g * n + j - n_sink];
   }
 
  private:
