@@ -52,7 +52,8 @@ struct Generation {
 };
 
 // Thread-safety: every method may be called from any thread. Compute (generate, and the prefill and
-// questions of every Session of this engine) is serialised on the engine's one thread pool.
+// questions of every Session of this engine) is serialised on the engine's one thread pool, one forward
+// pass at a time in arrival order: concurrent generations interleave token by token.
 // Copies share the same model (a handle); the model stays loaded while a copy or a Session lives.
 class Engine {
  public:
@@ -70,6 +71,9 @@ class Engine {
   // The ids of `text` as one user turn of the model's chat template with the assistant header after it.
   // Throws Error when the model has no chat template.
   std::vector<int32_t> chat_prompt(const std::string& text) const;
+  // The ids Session::from_text prefills for `context` (the chat template's part before the question, or
+  // the BOS text and the context), before any truncation: equal ids mean an equal compressed context.
+  std::vector<int32_t> context_prompt_ids(const std::string& context, bool use_chat_template = true) const;
 
   // Feeds prompt_ids at positions 0.. on a fresh cache and generates; stops on an end-of-generation token.
   Generation generate(std::span<const int32_t> prompt_ids, const GenerationOptions& options) const;

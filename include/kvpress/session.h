@@ -42,7 +42,8 @@ struct AskOptions {
   int64_t max_new_tokens = 50;
   SamplingOptions sampling;   // greedy by default, as kvpress
   bool stop_at_end_of_generation = true;
-  std::function<void(int32_t)> on_token;  // each generated id as it comes
+  std::function<void(int32_t)> on_token;  // each generated id as it comes; may throw to stop generating
+                                          // (the exception propagates; the cache is still restored)
 };
 
 struct Answer {
@@ -111,6 +112,7 @@ class Session {
   const std::vector<std::string>& warnings() const;  // truncation, a context past the model's length
   const std::vector<int32_t>& context_ids() const;   // what was prefilled (after truncation)
   const PressConfig& press() const;
+  bool is_text() const;  // made by from_text (or loaded from such a session's file): ask() works
   KvTypes kv_types() const;  // storage of the cache's keys and values
 
   int64_t n_layers() const;

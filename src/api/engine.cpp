@@ -60,6 +60,10 @@ std::string Engine::detokenize(std::span<const int32_t> ids, bool skip_special) 
 
 std::vector<int32_t> Engine::chat_prompt(const std::string& text) const { return chat_prompt_ids(*impl_->model, text); }
 
+std::vector<int32_t> Engine::context_prompt_ids(const std::string& context, bool use_chat_template) const {
+  return context_ids(*impl_->model, split_prompt(*impl_->model, context, use_chat_template));
+}
+
 Generation Engine::generate(std::span<const int32_t> prompt_ids, const GenerationOptions& options) const {
   options.sampling.validate();
   GenerateOptions gen;
@@ -67,11 +71,11 @@ Generation Engine::generate(std::span<const int32_t> prompt_ids, const Generatio
   gen.sampling = options.sampling;
   gen.on_token = options.on_token;
   gen.on_prefill_progress = options.on_prefill_progress;
+  gen.with_compute = [impl = impl_.get()](const std::function<void()>& pass) { impl->with_compute(pass); };
   const std::unique_ptr<Press> press = build_press(options.press);
   gen.press = press.get();
   const Model& model = *impl_->model;
   KvCache cache = model.make_cache(options.kv_types);
-  std::lock_guard lock(impl_->compute);
   const GenerateResult r = kvpress::generate(model, cache, impl_->pool, prompt_ids, 0, gen);
   Generation out{r.tokens, model.tokenizer().decode(r.tokens, true), r.stopped};
   out.kv_bytes = cache.bytes();

@@ -2,11 +2,13 @@
 // serialises compute on that pool (ThreadPool runs one job at a time).
 #pragma once
 #include <memory>
+#include <functional>
 #include <mutex>
 
 #include "kvpress/engine.h"
 #include "model/model.h"
 #include "runtime/thread_pool.h"
+#include "runtime/turn_lock.h"
 
 namespace kvpress {
 
@@ -15,7 +17,12 @@ struct Engine::Impl {
 
   std::unique_ptr<Model> model;
   ThreadPool pool;
-  std::mutex compute;  // held by every forward pass on `pool`
+  TurnLock compute;  // held by every forward pass on `pool`, handed over in arrival order
+  // Runs one forward pass under `compute` (generation locks per token, so sessions interleave).
+  void with_compute(const std::function<void()>& pass) {
+    std::lock_guard lock(compute);
+    pass();
+  }
   ModelInfo info;
 };
 

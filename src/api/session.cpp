@@ -173,12 +173,13 @@ GenerateOptions generate_options(const AskOptions& options, Press* press) {
 
 // Generates after `ids`: a plain question (the cache restored afterwards) or a kept conversation turn.
 static Answer generate_answer(Session::Impl& impl, std::span<const int32_t> ids, const AskOptions& options, bool keep_turn) {
-  const GenerateOptions gen = generate_options(options, impl.press.get());
+  GenerateOptions gen = generate_options(options, impl.press.get());
+  gen.with_compute = [engine = impl.engine.get()](const std::function<void()>& pass) { engine->with_compute(pass); };
   Answer answer;
   answer.question_tokens = (int64_t)ids.size();
   const auto t0 = std::chrono::steady_clock::now();
   {
-    std::lock_guard lock(impl.engine->compute);
+    // Compute is locked per forward pass (gen.with_compute), so concurrent sessions interleave.
     const GenerateResult r = keep_turn ? impl.context.converse(ids, gen) : impl.context.ask(ids, gen);
     answer.ids = r.tokens;
     answer.stopped = r.stopped;
@@ -218,6 +219,7 @@ int64_t Session::kv_bytes_peak() const { return impl_->context.cache().peak_byte
 const std::vector<std::string>& Session::warnings() const { return impl_->warnings; }
 const std::vector<int32_t>& Session::context_ids() const { return impl_->ids; }
 const PressConfig& Session::press() const { return impl_->press_config; }
+bool Session::is_text() const { return impl_->text_mode; }
 KvTypes Session::kv_types() const { return impl_->context.cache().types(); }
 int64_t Session::n_layers() const { return impl_->context.cache().n_layers(); }
 int64_t Session::n_heads_kv() const { return impl_->context.cache().n_heads_kv(); }

@@ -32,6 +32,7 @@ void add_metadata(gguf::GgufWriter& w, const ModelFileShape& s, const SpmVocabul
   w.set_uint32("tokenizer.ggml.unknown_token_id", (uint32_t)v.unk_id);
   w.set_bool("tokenizer.ggml.add_bos_token", true);
   w.set_bool("tokenizer.ggml.add_eos_token", false);
+  if (!s.chat_template.empty()) w.set_string("tokenizer.chat_template", s.chat_template);
   if (s.file_type >= 0) {
     w.set_uint32("general.file_type", (uint32_t)s.file_type);
     w.set_uint32("general.quantization_version", 2);

@@ -26,6 +26,7 @@ struct ModelFileShape {
   // general.file_type (llama.cpp's llama_ftype: 1 F16, 7 Q8_0, 15 Q4_K_M, ...) with
   // general.quantization_version; negative: neither key is written.
   int32_t file_type = -1;
+  std::string chat_template;  // tokenizer.chat_template (Jinja source); empty: no template
 };
 
 // A SentencePiece ("llama" tokenizer model) vocabulary, stored as tokenizer.ggml.* keys.

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "core/error.h"
@@ -71,12 +72,18 @@ GenerateResult ContextSession::ask(std::span<const int32_t> question_ids, const 
     fail("this context was compressed while answering its first question (press '", consumed_by_,
          "' acts during decoding), so it cannot answer another one (as kvpress: one question per decoding press)");
   const bool decoding = options.press && options.press->acts_on_decoding();
-  auto result = generate(model_, cache_, pool_, question_ids, question_start_, options);
-  if (decoding)
-    consumed_by_ = options.press->name();  // entries of the context were evicted: there is no state to return to
-  else
-    cache_.truncate(snapshot_);
-  return result;
+  // Also when generation throws (a cancelled request, a stop sequence): the cache is restored, so the
+  // session stays usable; a press acting during decoding evicted context entries: nothing to return to.
+  struct AfterQuestion {
+    std::function<void()> run;
+    ~AfterQuestion() { run(); }
+  } after{[&] {
+    if (decoding)
+      consumed_by_ = options.press->name();
+    else
+      cache_.truncate(snapshot_);
+  }};
+  return generate(model_, cache_, pool_, question_ids, question_start_, options);
 }
 
 GenerateResult ContextSession::converse(std::span<const int32_t> question_ids, GenerateOptions options) {

@@ -33,7 +33,9 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
     };
   ForwardOptions fwd;
   prompt_press.attach(fwd);
-  std::vector<float> logits = model.forward(prompt, positions, cache, pool, fwd);
+  const auto run = [&](const std::function<void()>& pass) { options.with_compute ? options.with_compute(pass) : pass(); };
+  std::vector<float> logits;
+  run([&] { logits = model.forward(prompt, positions, cache, pool, fwd); });
   result.fed = (int64_t)prompt.size();
   check_finite_logits(model, cache, logits);
   int32_t pos = start_pos + (int32_t)prompt.size();
@@ -53,7 +55,7 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
     if (i + 1 == options.max_new_tokens && !options.feed_last) break;
     const int32_t token[1] = {next};
     const int32_t token_pos[1] = {pos++};
-    logits = model.forward(token, token_pos, cache, pool, step_fwd);
+    run([&] { logits = model.forward(token, token_pos, cache, pool, step_fwd); });
     ++result.fed;
     check_finite_logits(model, cache, logits);
     if (i + 1 == options.max_new_tokens) break;  // fed (feed_last): the budget is spent

@@ -27,6 +27,9 @@ struct GenerateOptions {
   // Optional press acting on this generation's passes: the prompt pass is a prefill when the cache is
   // empty (the press's prefill compression), every later pass a decoding pass (its decoding hooks).
   Press* press = nullptr;
+  // Runs each forward pass (e.g. under the engine's compute lock, taken per token so that concurrent
+  // sessions interleave); empty: passes run directly.
+  std::function<void(const std::function<void()>&)> with_compute;
 };
 
 struct GenerateResult {

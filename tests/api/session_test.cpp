@@ -1,5 +1,6 @@
 // Session and answer() through the public API, checked against the layers below (ContextSession on the
 // same prompt ids) and against each other; sessions of one engine on several threads.
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -124,6 +125,49 @@ TEST_F(SessionTest, SessionsOnSeveralThreadsAgreeWithOneThread) {
     });
   for (auto& t : threads) t.join();
   for (const auto& g : got) EXPECT_EQ(g, expected);
+}
+
+TEST_F(SessionTest, AQuestionStoppedByAThrowingCallbackLeavesTheCacheRestored) {
+  // A server stops generation this way (a client gone, a stop sequence).
+  Session session = Session::from_text(*engine_, context(), presses::knorm(0.5));
+  AskOptions ask;
+  ask.max_new_tokens = 8;
+  const std::string expected = session.ask(kQuestion, ask).text;
+  const int64_t bytes = session.kv_bytes_peak();
+  struct Stop {};
+  AskOptions stopping = ask;
+  int n = 0;
+  stopping.on_token = [&](int32_t) {
+    if (++n == 3) throw Stop{};
+  };
+  EXPECT_THROW(session.ask(kQuestion, stopping), Stop);
+  EXPECT_EQ(session.ask(kQuestion, ask).text, expected);
+  EXPECT_EQ(session.kv_bytes_peak(), bytes);
+}
+
+TEST_F(SessionTest, ConcurrentQuestionsTakeTurnsTokenByToken) {
+  // Compute is locked per forward pass, so two sessions generating at once interleave their tokens.
+  Session a = Session::from_text(*engine_, context(), presses::knorm(0.5));
+  Session b = Session::from_text(*engine_, context(), presses::snapkv(0.5, 16));
+  std::mutex m;
+  std::string order;
+  AskOptions ask;
+  ask.max_new_tokens = 40;
+  ask.stop_at_end_of_generation = false;
+  auto run = [&](Session& s, char name) {
+    AskOptions o = ask;
+    o.on_token = [&, name](int32_t) {
+      std::lock_guard lock(m);
+      order += name;
+    };
+    s.ask(kQuestion, o);
+  };
+  std::thread ta([&] { run(a, 'a'); }), tb([&] { run(b, 'b'); });
+  ta.join();
+  tb.join();
+  ASSERT_EQ(order.size(), 80u);
+  // Not one whole answer after the other: b's tokens start before a's end (or the other way round).
+  EXPECT_TRUE(order.find('b') < order.rfind('a') && order.find('a') < order.rfind('b')) << order;
 }
 
 TEST_F(SessionTest, OptionsAndErrors) {

@@ -22,5 +22,6 @@ void add_eval_command(CLI::App& app, Action& action);
 void add_ruler_gen_command(CLI::App& app, Action& action);
 void add_demo_command(CLI::App& app, Action& action);
 void add_make_model_command(CLI::App& app, Action& action);
+void add_serve_command(CLI::App& app, Action& action);
 
 }  // namespace kvpress::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   kvpress::cli::add_ruler_gen_command(app, action);
   kvpress::cli::add_demo_command(app, action);
   kvpress::cli::add_make_model_command(app, action);
+  kvpress::cli::add_serve_command(app, action);
   // llama-bench spells the KV types -ctk / -ctv; CLI11 takes one-letter short options only.
   std::vector<std::string> words(argv + 1, argv + argc);
   if (!words.empty() && words[0] == "bench")
