@@ -4,7 +4,7 @@
 # corpus is never written). A finding is kept and the run goes on for the time left. Prints executions,
 # coverage and findings per target; exits 1 on a finding.
 #   bash scripts/fuzz.sh SECONDS [TARGET...]     targets: gguf tokenizer chat_template jsonl press_spec press_run
-#                                                kv_cache_file
+#                                                kv_cache_file server_request
 # Environment: KVPRESS_FUZZ_WORK (scratch folder, default a new /tmp folder), KVPRESS_FUZZ_JOBS (build jobs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ fi
 per_target=$1
 shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(gguf tokenizer chat_template jsonl press_spec press_run kv_cache_file)
+[[ ${#targets[@]} -gt 0 ]] || targets=(gguf tokenizer chat_template jsonl press_spec press_run kv_cache_file server_request)
 work=${KVPRESS_FUZZ_WORK:-$(mktemp -d /tmp/kvpress-fuzz.XXXXXX)}
 jobs=${KVPRESS_FUZZ_JOBS:-$(nproc)}
 

@@ -33,6 +33,7 @@ void check_jsonl(Bytes input);
 void check_press_spec(Bytes input);
 void check_press_run(Bytes input);
 void check_kv_cache_file(Bytes input);
+void check_server_request(Bytes input);
 
 // The tiny random model check_kv_cache_file loads against (fuzz_kv_cache_file_seeds saves with it).
 const Engine& kv_cache_file_engine();

@@ -23,7 +23,7 @@ struct Target {
 
 const Target kTargets[] = {{"gguf", check_gguf},   {"tokenizer", check_tokenizer},   {"chat_template", check_chat_template},
                            {"jsonl", check_jsonl}, {"press_spec", check_press_spec}, {"press_run", check_press_run},
-                           {"kv_cache_file", check_kv_cache_file}};
+                           {"kv_cache_file", check_kv_cache_file}, {"server_request", check_server_request}};
 
 std::vector<std::filesystem::path> inputs(const std::string& kind, const std::string& target) {
   const auto dir = kvpress::testing::source_dir() / "tests" / "fuzz" / kind / target;
