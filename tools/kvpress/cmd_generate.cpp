@@ -46,7 +46,7 @@ void add_generate_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   auto* ratio = cmd->add_option("--compression-ratio", args->ratio,
                                 "fraction of KV pairs removed by a prefill press, in [0, 1)")->capture_default_str();
-  cmd->add_flag("--json", args->json, "after the text, print a JSON object with the generated ids and cache sizes");
+  cmd->add_flag("--json", args->json, "print one JSON object (text, ids, cache sizes and peaks) instead of streaming the text");
   add_kv_type_options(cmd, args->kv);
   add_progress_options(cmd, args->progress);
   cmd->callback([&action, args, ratio] {
