@@ -65,6 +65,32 @@ RefScores ref_knorm(const LayerSnapshot& s) {
   return out;
 }
 
+RefScores ref_keydiff(const LayerSnapshot& s) {
+  RefScores out;
+  for (size_t h = 0; h < s.keys.size(); ++h) {
+    const int64_t S = s.length((int64_t)h), d = (int64_t)s.keys[h].size() / std::max<int64_t>(S, 1);
+    const auto norm = [&](int64_t j) {
+      double sum = 0;
+      for (int64_t i = 0; i < d; ++i) sum += (double)s.keys[h][j * d + i] * s.keys[h][j * d + i];
+      return std::sqrt(sum);
+    };
+    std::vector<double> anchor((size_t)d, 0.0);
+    for (int64_t j = 0; j < S; ++j)
+      for (int64_t i = 0; i < d; ++i) anchor[i] += s.keys[h][j * d + i] / norm(j) / (double)S;
+    double anchor_norm = 0;
+    for (double a : anchor) anchor_norm += a * a;
+    anchor_norm = std::sqrt(anchor_norm);
+    std::vector<double> row((size_t)S);
+    for (int64_t j = 0; j < S; ++j) {
+      double dot = 0;
+      for (int64_t i = 0; i < d; ++i) dot += s.keys[h][j * d + i] * anchor[i];
+      row[j] = -dot / (norm(j) * anchor_norm);
+    }
+    out.push_back(row);
+  }
+  return out;
+}
+
 RefScores ref_snapkv(const LayerSnapshot& s, const ModelConfig& c, int64_t w, int64_t kernel) {
   const int64_t H = c.n_heads, Hkv = c.n_heads_kv, G = H / Hkv, S = s.length(0), n = S - w, pad = kernel / 2;
   const auto a = window_attention(s, c, w);

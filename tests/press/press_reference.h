@@ -12,6 +12,8 @@ namespace kvpress::testing {
 using RefScores = std::vector<std::vector<double>>;  // [n_heads_kv][S]
 
 RefScores ref_knorm(const LayerSnapshot& s);
+// KeyDiff (spec §2.17): -cos(k_j, mean_s k_s / |k_s|).
+RefScores ref_keydiff(const LayerSnapshot& s);
 RefScores ref_snapkv(const LayerSnapshot& s, const ModelConfig& c, int64_t window_size, int64_t kernel_size);
 RefScores ref_tova(const LayerSnapshot& s, const ModelConfig& c);
 RefScores ref_observed_attention(const LayerSnapshot& s, const ModelConfig& c);

@@ -100,6 +100,11 @@ TEST_P(PressScores, Knorm) {
   check("knorm", 0.9, 30, [](const LayerSnapshot& s, const ModelConfig&) { return ref_knorm(s); });
 }
 
+TEST_P(PressScores, KeyDiff) {
+  for (double r : kRatios)
+    check("keydiff", r, 100, [](const LayerSnapshot& s, const ModelConfig&) { return ref_keydiff(s); });
+}
+
 TEST_P(PressScores, SnapKv) {
   for (double r : kRatios)
     check("snapkv", r, 100, [](const LayerSnapshot& s, const ModelConfig& c) { return ref_snapkv(s, c, 64, 5); });
