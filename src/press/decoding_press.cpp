@@ -131,14 +131,18 @@ void DecodingPress::compress_to(LayerState& state, const LayerPrefill& layer, in
   if (ratio <= 0.0) return;
   const Buffer rows = concatenated(state);
   observe_buffer(layer, rows);
-  base_->set_compression_ratio(ratio);
+  at_ratio(*base_, ratio, [&] { base_->compress(buffered_pass(layer, rows)); });
+}
+
+void DecodingPress::at_ratio(Press& press, double ratio, const std::function<void()>& f) {
+  press.set_compression_ratio(ratio);
   try {
-    base_->compress(buffered_pass(layer, rows));
+    f();
   } catch (...) {
-    base_->set_compression_ratio(0.0);
+    press.set_compression_ratio(0.0);
     throw;
   }
-  base_->set_compression_ratio(0.0);
+  press.set_compression_ratio(0.0);
 }
 
 void DecodingPress::compress_decoding(const LayerPrefill& layer) {

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +78,9 @@ class DecodingPress : public Press {
   // Feeds the buffered queries to the base's observe() (statistics presses) as one chunk.
   void observe_buffer(const LayerPrefill& layer, const Buffer& rows);
   int64_t target_for(const LayerPrefill& layer) const;
+  // Runs f with `press` at `ratio`, then puts it back to 0 (also when f throws): the base's ratio only
+  // ever lives for one compression.
+  static void at_ratio(Press& press, double ratio, const std::function<void()>& f);
 
   Press& base_press() { return *base_; }
   std::vector<LayerState>& states() { return states_; }

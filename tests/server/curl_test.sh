@@ -4,16 +4,8 @@
 set -euo pipefail
 bin=$1 model=$2
 command -v curl >/dev/null || { echo "SKIPPED: curl not installed"; exit 77; }
-out=$(mktemp)
-"$bin" serve --model "$model" --port 0 --parallel 2 --threads 2 >"$out" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$out"' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$out" && break
-  kill -0 $pid 2>/dev/null || { echo "kvpress serve exited early"; exit 1; }
-  sleep 0.1
-done
-base="http://$(sed -n 's/.*http:\/\/\([0-9.:]*\).*/\1/p' "$out" | head -1)"
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/start_server.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 expect() {  # expect NAME TEXT PATTERN
   grep -q -- "$3" <<<"$2" || fail "$1: '$3' not in: ${2:0:400}"

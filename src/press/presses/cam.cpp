@@ -75,14 +75,7 @@ class CamPress final : public DecodingPress {
     const Buffer rows = concatenated(st);
     observe_buffer(layer, rows);
     HeadScores scores;
-    scorer.set_compression_ratio(find_decoding_ratio(S, target));
-    try {
-      scorer.score(buffered_pass(layer, rows), scores);
-    } catch (...) {
-      scorer.set_compression_ratio(0.0);
-      throw;
-    }
-    scorer.set_compression_ratio(0.0);
+    at_ratio(scorer, find_decoding_ratio(S, target), [&] { scorer.score(buffered_pass(layer, rows), scores); });
     const int64_t Hkv = scores.n_heads_kv, d = layer.cache.head_dim();
     std::vector<float> mean((size_t)S, 0.0f);
     for (int64_t j = 0; j < S; ++j) {
