@@ -45,6 +45,7 @@ PrefillOutcome prefill_context(const Model& model, KvCache& cache, ThreadPool& p
     model.forward(ids.subspan((size_t)pass_begin, (size_t)(pass_end - pass_begin)), positions, cache, pool, fwd);
   }
   hooks.after_compress = caller_after;
+  hooks.finish(model, cache, pool, ids);  // presses acting on the whole context (kvzip, kvcompose)
   return {ms_since_start(), hooks.press_ms(), rerotates ? (int32_t)cache.length(0, 0) : (int32_t)T};
 }
 

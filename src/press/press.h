@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,16 @@
 namespace kvpress {
 
 class ScorerPress;
+
+// What a press acting once the whole context is in the cache sees (presses that run extra forward
+// passes over the context, spec §2.21 KVzip, §2.22 KVCompose): every layer holds the context's
+// entries (positions 0..ids.size()-1) as the per-layer compress() calls left them.
+struct ContextPrefill {
+  const Model& model;
+  KvCache& cache;
+  ThreadPool& pool;
+  std::span<const int32_t> ids;  // the context's token ids, in position order
+};
 
 class Press {
  public:
@@ -38,6 +49,10 @@ class Press {
   // The scorer whose scores this press selects by (itself for a scorer, the inner one for adakv),
   // for wrappers that select by scores themselves (CAM); null when there is none.
   virtual ScorerPress* scorer() { return nullptr; }
+  // Once after the last pass of the prefill (after the last chunk of a chunked prefill, after every
+  // layer's compress()): presses that need the whole context first and may run forward passes of
+  // their own on the cache (they leave it holding only context entries).
+  virtual void after_prefill(const ContextPrefill&) {}
 
   // Decoding-time compression (spec §4): passes after the prefill (the question, each generated token).
   // A press acts at prefill (compress/observe above), while decoding (the hooks below), or both.

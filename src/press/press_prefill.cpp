@@ -42,4 +42,11 @@ void PressPrefill::attach(ForwardOptions& fwd) {
   if (active || before_compress || compress || after_compress) fwd.observer = &layer_observer_;
 }
 
+void PressPrefill::finish(const Model& model, KvCache& cache, ThreadPool& pool, std::span<const int32_t> ids) {
+  if (!press_ || phase_ != Phase::Prefill || !press_->acts_on_prefill()) return;
+  const auto t0 = Clock::now();
+  press_->after_prefill({model, cache, pool, ids});
+  press_ms_ += ms_since(t0);
+}
+
 }  // namespace kvpress

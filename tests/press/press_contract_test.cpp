@@ -79,6 +79,25 @@ std::vector<int32_t> protected_positions(const PressSpec& s, int64_t S) {
   return p;
 }
 
+// Presses that keep another count than int(S * (1 - ratio)) in every head, with the rule they follow:
+// entries kept in total by each layer (per_layer) or by all layers together, heads free to differ.
+struct KeptTotalRule {
+  bool applies = false;
+  bool per_layer = false;
+  int64_t total = 0;
+};
+KeptTotalRule kept_total_rule(const PressSpec& s, int64_t L, int64_t Hkv, int64_t S, double ratio) {
+  KeptTotalRule r;
+  if (s.name == "kvzip") {
+    // Spec §2.21 step 5: int(numel * ratio) pruned over all layers (layerwise: int(Hkv * S * ratio) per layer).
+    r.applies = true;
+    r.per_layer = param(s, "layerwise", "false") == "true";
+    const int64_t n = r.per_layer ? Hkv * S : L * Hkv * S;
+    r.total = n - (int64_t)((double)n * ratio);
+  }
+  return r;
+}
+
 // Every press under every KV storage type: presses score what is stored, compaction moves encoded rows.
 class PressContract : public ::testing::TestWithParam<std::tuple<std::string, KvType>> {
  protected:
@@ -125,7 +144,8 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
     // Expected per-head count: one truncation per (scorer) press applied in sequence.
     int64_t n_kept = kContext;
     for (size_t k = 0; k < (spec.name == "composed" ? spec.inner.size() : 1); ++k) n_kept = kept_count(n_kept, ratio);
-    int64_t total_bytes = 0;
+    const KeptTotalRule rule = kept_total_rule(spec, c.n_layers, c.n_heads_kv, kContext, ratio);
+    int64_t total_bytes = 0, total_all = 0;
     for (int64_t l = 0; l < c.n_layers; ++l) {
       int64_t total = 0;
       for (int64_t h = 0; h < c.n_heads_kv; ++h) {
@@ -133,7 +153,9 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
         total += (int64_t)kept.size();
         for (size_t i = 1; i < kept.size(); ++i) ASSERT_LT(kept[i - 1], kept[i]) << "layer " << l << " head " << h;
         for (int32_t p : kept) ASSERT_TRUE(p >= 0 && p < kContext);
-        if (adakv) {
+        if (rule.applies) {
+          EXPECT_LE((int64_t)kept.size(), kContext) << "layer " << l << " head " << h;
+        } else if (adakv) {
           EXPECT_GE((int64_t)kept.size(), (int64_t)((double)n_kept * 0.2)) << "safeguard, layer " << l;
         } else {
           EXPECT_EQ((int64_t)kept.size(), n_kept) << "layer " << l << " head " << h;
@@ -158,7 +180,10 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
                        (expected_row_bytes(types_.k, c.head_dim) + expected_row_bytes(types_.v, c.head_dim));
       }
       if (adakv) { EXPECT_EQ(total, c.n_heads_kv * n_kept) << "layer " << l; }
+      if (rule.applies && rule.per_layer) { EXPECT_EQ(total, rule.total) << "layer " << l; }
+      total_all += total;
     }
+    if (rule.applies && !rule.per_layer) { EXPECT_EQ(total_all, rule.total) << "all layers"; }
     EXPECT_EQ(run.cache.bytes(), total_bytes);
   }
 }

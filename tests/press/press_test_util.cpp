@@ -40,6 +40,7 @@ PrefillRun prefill(const Model& model, const std::vector<int32_t>& ids, Press* p
   options.logits = LogitsMode::Last;
   with_press.attach(options);
   run.last_logits = model.forward(ids, positions, run.cache, pool, options);
+  with_press.finish(model, run.cache, pool, ids);  // presses acting on the whole context
   return run;
 }
 

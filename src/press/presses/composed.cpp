@@ -62,7 +62,8 @@ std::unique_ptr<Press> create_press<ComposedPress>(PressArgs& args) {
     if (p->acts_on_decoding())
       fail("press 'composed' cannot contain '", name,
            "', which compresses while decoding; use prefill_decoding(PREFILL_PRESS,DECODING_PRESS)");
-    if (base == "adakv" || base == "observed_attention")
+    // kvzip and kvcompose act once after the whole prefill (extra passes), not per layer.
+    if (base == "adakv" || base == "observed_attention" || base == "kvzip" || base == "kvcompose")
       fail("press 'composed' cannot contain '", base, "' (as in kvpress)");
   }
   return std::make_unique<ComposedPress>(std::move(presses));

@@ -1,0 +1,102 @@
+// Plain double-loop re-derivations for press_scores_extra_test.cpp (see press_reference_extra.h).
+#include "press_reference_extra.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <tuple>
+
+namespace kvpress::testing {
+
+std::vector<RefScores> ref_kvzip_scores(const std::vector<RefRepeatPass>& passes, const ModelConfig& c, int64_t N,
+                                        int64_t n_sink, bool plus,
+                                        const std::vector<std::vector<std::vector<double>>>& wo) {
+  const int64_t L = c.n_layers, H = c.n_heads, Hkv = c.n_heads_kv, G = H / Hkv, d = c.head_dim, D = c.n_embd;
+  std::vector<RefScores> out((size_t)L, RefScores((size_t)Hkv, std::vector<double>((size_t)N, 0.0)));
+  for (auto& layer : out)
+    for (auto& row : layer)
+      for (int64_t j = 0; j < std::min(n_sink, N); ++j) row[(size_t)j] = 1.0;
+  for (const auto& pass : passes)
+    for (int64_t l = 0; l < L; ++l) {
+      const LayerSnapshot& s = pass.layers[(size_t)l];
+      const int64_t Tr = s.n_tokens, sk = std::min(n_sink, pass.st);
+      // Sub-key cache indices: sinks, the chunk, the repeat tokens.
+      std::vector<int64_t> cols;
+      for (int64_t j = 0; j < sk; ++j) cols.push_back(j);
+      for (int64_t j = pass.st; j < pass.en; ++j) cols.push_back(j);
+      for (int64_t j = 0; j < Tr; ++j) cols.push_back(N + j);
+      const int64_t n_cols = (int64_t)cols.size(), n_chunk = pass.en - pass.st;
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t kv = h / G;
+        // ||Wo_h v_s|| for the chunk's values.
+        std::vector<double> wov((size_t)n_chunk, 1.0);
+        if (plus)
+          for (int64_t cidx = 0; cidx < n_chunk; ++cidx) {
+            const float* v = &s.values[(size_t)kv][(size_t)((pass.st + cidx) * d)];
+            double n2 = 0;
+            for (int64_t o = 0; o < D; ++o) {
+              double y = 0;
+              for (int64_t e = 0; e < d; ++e) y += wo[(size_t)l][(size_t)o][(size_t)(h * d + e)] * v[e];
+              n2 += y * y;
+            }
+            wov[(size_t)cidx] = std::sqrt(n2);
+          }
+        for (int64_t t = 0; t < Tr; ++t) {
+          const float* q = &s.queries[(size_t)((t * H + h) * d)];
+          std::vector<double> logit((size_t)n_cols, -INFINITY);
+          double m = -INFINITY;
+          for (int64_t k = 0; k < n_cols; ++k) {
+            if (k >= sk + n_chunk && k - (sk + n_chunk) > t) continue;  // causal among repeat keys
+            const float* key = &s.keys[(size_t)kv][(size_t)(cols[(size_t)k] * d)];
+            double dot = 0;
+            for (int64_t e = 0; e < d; ++e) dot += (double)q[e] * key[e];
+            logit[(size_t)k] = dot / std::sqrt((double)d);
+            m = std::max(m, logit[(size_t)k]);
+          }
+          double z = 0;
+          for (double x : logit) z += std::isinf(x) ? 0.0 : std::exp(x - m);
+          double inv_h = 1.0;
+          if (plus) {
+            double n2 = 0;
+            for (int64_t e = 0; e < D; ++e) n2 += (double)s.hidden_normed[(size_t)(t * D + e)] * s.hidden_normed[(size_t)(t * D + e)];
+            inv_h = 1.0 / std::sqrt(n2);
+          }
+          for (int64_t cidx = 0; cidx < n_chunk; ++cidx) {
+            const double a = std::exp(logit[(size_t)(sk + cidx)] - m) / z * inv_h * wov[(size_t)cidx];
+            double& dst = out[(size_t)l][(size_t)kv][(size_t)(pass.st + cidx)];
+            // The first query head of a group and the first query overwrite (score_val[st:en] = max).
+            dst = (t == 0 && h % G == 0) ? a : std::max(dst, a);
+          }
+        }
+      }
+    }
+  return out;
+}
+
+std::vector<std::vector<std::vector<bool>>> ref_kvzip_pruned(const std::vector<RefScores>& scores, double ratio,
+                                                             bool layerwise) {
+  const size_t L = scores.size(), Hkv = scores[0].size(), N = scores[0][0].size();
+  std::vector<std::vector<std::vector<bool>>> pruned(L, std::vector<std::vector<bool>>(Hkv, std::vector<bool>(N, false)));
+  // (score, -position, -layer, -head): sorting ascending puts the entry pruned first in front (ties:
+  // the lower position, then the lower layer, then the lower head is kept).
+  using Entry = std::tuple<double, int64_t, int64_t, int64_t>;
+  auto prune = [&](size_t l0, size_t l1, int64_t n) {
+    std::vector<Entry> all;
+    for (size_t l = l0; l < l1; ++l)
+      for (size_t h = 0; h < Hkv; ++h)
+        for (size_t j = 0; j < N; ++j) all.emplace_back(scores[l][h][j], -(int64_t)j, -(int64_t)l, -(int64_t)h);
+    std::sort(all.begin(), all.end());
+    for (int64_t i = 0; i < n; ++i) {
+      const auto& [score, neg_pos, neg_layer, neg_head] = all[(size_t)i];
+      pruned[(size_t)-neg_layer][(size_t)-neg_head][(size_t)-neg_pos] = true;
+    }
+  };
+  if (layerwise) {
+    for (size_t l = 0; l < L; ++l) prune(l, l + 1, (int64_t)((double)(Hkv * N) * ratio));
+  } else {
+    prune(0, L, (int64_t)((double)(L * Hkv * N) * ratio));
+  }
+  return pruned;
+}
+
+}  // namespace kvpress::testing

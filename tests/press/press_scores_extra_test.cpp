@@ -1,0 +1,211 @@
+// Presses that run extra passes or act on the whole context, against independent re-derivations
+// (press_reference_extra.cpp): KVzip's repeat-pass scores and its global / per-layer budget.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+#include "kv_rows_util.h"
+#include "press/press_registry.h"
+#include "press_reference_extra.h"
+#include "press_test_util.h"
+#include "tiny_model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvpress {
+std::vector<float> kvzip_scores(Press& press, const ContextPrefill& context);  // presses/kvzip.cpp
+}
+
+namespace kvpress::testing {
+namespace {
+
+constexpr double kRatios[] = {0.25, 0.5, 0.9};
+
+std::unique_ptr<Model> tiny(const std::string& arch, const std::string& chat_template = "") {
+  TinyModelSpec spec;
+  spec.arch = arch;
+  spec.seed = 11;
+  spec.context_length = 8192;
+  spec.chat_template = chat_template;
+  return make_tiny_model(spec);
+}
+
+// Snapshots of one forward pass of `ids` at positions start.. on `cache` (left as it was).
+std::vector<LayerSnapshot> snapshot_pass(const Model& model, KvCache& cache, const std::vector<int32_t>& ids,
+                                         int32_t start, ThreadPool& pool) {
+  const auto& c = model.config();
+  std::vector<LayerSnapshot> out;
+  LayerObserver observer = [&](const LayerPrefill& layer) {
+    LayerSnapshot s;
+    s.layer = layer.layer;
+    s.n_tokens = layer.n_tokens;
+    s.hidden_normed.assign(layer.hidden_normed, layer.hidden_normed + layer.n_tokens * c.n_embd);
+    s.queries.assign(layer.queries, layer.queries + layer.n_tokens * c.n_heads * c.head_dim);
+    for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+      s.keys.push_back(decoded(layer.cache.keys(layer.layer, h)));
+      s.values.push_back(decoded(layer.cache.values(layer.layer, h)));
+    }
+    out.push_back(std::move(s));
+  };
+  std::vector<int32_t> positions(ids.size());
+  std::iota(positions.begin(), positions.end(), start);
+  ForwardOptions fwd;
+  fwd.logits = LogitsMode::None;
+  fwd.observer = &observer;
+  const auto snapshot = cache.lengths();
+  model.forward(ids, positions, cache, pool, fwd);
+  cache.truncate(snapshot);
+  return out;
+}
+
+std::vector<int32_t> cat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+struct KvzipCase {
+  std::string arch;
+  std::string chat_template;  // "" or ChatML
+  int64_t n_context;
+};
+
+// The repeat passes written out from spec §2.21 step 3: chunks of 2048 context tokens after the
+// template prefix; prompt ++ (last 8 tokens of the previous chunk) ++ suffix ++ chunk.
+std::vector<RefRepeatPass> repeat_passes(const Model& model, KvCache& cache, const std::vector<int32_t>& ids,
+                                         int64_t prefix_length, const std::vector<int32_t>& suffix, ThreadPool& pool) {
+  const Tokenizer& tok = model.tokenizer();
+  const int64_t N = (int64_t)ids.size();
+  std::vector<RefRepeatPass> passes;
+  for (int64_t st = prefix_length; st < N; st += 2048) {
+    RefRepeatPass p;
+    p.st = st;
+    p.en = std::min(N, st + 2048);
+    std::vector<int32_t> prompt;
+    if (st == prefix_length) {
+      prompt = tok.encode("\n\nRepeat the previous context exactly.", false, true);
+    } else {
+      prompt = tok.encode("\n\nRepeat the part of the previous context exactly, starting with", false, true);
+      prompt.insert(prompt.end(), ids.begin() + st - 8, ids.begin() + st);
+    }
+    const auto input = cat(cat(prompt, suffix), std::vector<int32_t>(ids.begin() + st, ids.begin() + p.en));
+    p.layers = snapshot_pass(model, cache, input, (int32_t)N, pool);
+    passes.push_back(std::move(p));
+  }
+  return passes;
+}
+
+std::vector<std::vector<std::vector<double>>> output_projections(const Model& model) {
+  const auto& c = model.config();
+  std::vector<std::vector<std::vector<double>>> wo;
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const auto& w = model.weights().layers[(size_t)l].wo;
+    EXPECT_EQ(w.type, GgmlType::F32);
+    std::vector<std::vector<double>> m((size_t)w.n_rows);
+    for (int64_t o = 0; o < w.n_rows; ++o) {
+      const float* row = reinterpret_cast<const float*>(w.row(o));
+      m[(size_t)o].assign(row, row + w.n_cols);
+    }
+    wo.push_back(std::move(m));
+  }
+  return wo;
+}
+
+class KvzipScores : public ::testing::TestWithParam<std::string> {};
+
+void check_kvzip(const std::string& arch, const std::string& chat_template, const std::string& prefix_text,
+                 const std::string& suffix_text, int64_t n_body, bool plus, bool layerwise,
+                 std::vector<double> ratios) {
+  auto model = tiny(arch, chat_template);
+  const auto& c = model->config();
+  ThreadPool pool(2);
+  const Tokenizer& tok = model->tokenizer();
+  const std::vector<int32_t> prefix = tok.encode(prefix_text, false, true);
+  const std::vector<int32_t> suffix = tok.encode(suffix_text, false, true);
+  const std::vector<int32_t> body = tiny_token_ids(n_body, 5);
+  const std::vector<int32_t> ids = cat(prefix, body);
+  const int64_t N = (int64_t)ids.size();
+  const std::string spec = std::string("kvzip:layerwise=") + (layerwise ? "true" : "false") +
+                           ",kvzip_plus_normalization=" + (plus ? "true" : "false");
+
+  // Scores: the press's against the reference on the same uncompressed cache.
+  auto base = prefill(*model, ids, nullptr, pool);
+  const auto passes = repeat_passes(*model, base.cache, ids, (int64_t)prefix.size(), suffix, pool);
+  const auto ref = ref_kvzip_scores(passes, c, N, 4, plus, plus ? output_projections(*model) : decltype(output_projections(*model)){});
+  auto press = make_press(spec, 0.5);
+  const auto lengths_before = base.cache.lengths();
+  const std::vector<float> got = kvzip_scores(*press, {*model, base.cache, pool, ids});
+  EXPECT_EQ(base.cache.lengths(), lengths_before) << "the repeat tokens must leave the cache";
+  ASSERT_EQ((int64_t)got.size(), c.n_layers * c.n_heads_kv * N);
+  double max_ref = 0;
+  for (const auto& l : ref)
+    for (const auto& h : l) max_ref = std::max(max_ref, *std::max_element(h.begin(), h.end()));
+  for (int64_t l = 0; l < c.n_layers; ++l)
+    for (int64_t h = 0; h < c.n_heads_kv; ++h)
+      for (int64_t j = 0; j < N; ++j) {
+        const double r = ref[(size_t)l][(size_t)h][(size_t)j], g = got[(size_t)((l * c.n_heads_kv + h) * N + j)];
+        ASSERT_NEAR(g, r, 1e-5 * max_ref + 1e-4 * std::fabs(r)) << "layer " << l << " head " << h << " position " << j;
+      }
+
+  // Budget: the kept entries are the reference's survivors (up to float ties at the cut-off).
+  for (double ratio : ratios) {
+    SCOPED_TRACE("ratio " + std::to_string(ratio));
+    auto p = make_press(spec, ratio);
+    const auto run = prefill(*model, ids, p.get(), pool);
+    const auto pruned = ref_kvzip_pruned(ref, ratio, layerwise);
+    double min_kept = INFINITY, max_pruned = -INFINITY;
+    int64_t total = 0, n_diff = 0;
+    for (int64_t l = 0; l < c.n_layers; ++l)
+      for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+        const auto kept = kept_positions(run.cache, l, h);
+        total += (int64_t)kept.size();
+        std::vector<bool> is_kept((size_t)N, false);
+        for (int32_t k : kept) is_kept[(size_t)k] = true;
+        for (int64_t j = 0; j < N; ++j) {
+          const double r = ref[(size_t)l][(size_t)h][(size_t)j];
+          if (is_kept[(size_t)j]) min_kept = std::min(min_kept, r); else max_pruned = std::max(max_pruned, r);
+          n_diff += is_kept[(size_t)j] == pruned[(size_t)l][(size_t)h][(size_t)j];
+        }
+        // Kept keys are the prefill's own (compacted, not recomputed).
+        const auto k = decoded(run.cache.keys(l, h));
+        for (size_t i = 0; i < kept.size(); ++i)
+          ASSERT_EQ(k[i * c.head_dim], run.snapshots[(size_t)l].keys[(size_t)h][(size_t)kept[i] * c.head_dim]);
+      }
+    const int64_t numel = c.n_layers * c.n_heads_kv * N;
+    if (!layerwise) {
+      EXPECT_EQ(total, numel - (int64_t)((double)numel * ratio));
+      EXPECT_GE(min_kept, max_pruned - 1e-5 * max_ref) << "a pruned entry scores above a kept one";
+    }
+    EXPECT_LE(n_diff, 2) << "entries whose kept/pruned state differs from the reference";
+    if (layerwise)
+      for (int64_t l = 0; l < c.n_layers; ++l) {
+        int64_t t = 0;
+        for (int64_t h = 0; h < c.n_heads_kv; ++h) t += run.cache.length(l, h);
+        EXPECT_EQ(t, c.n_heads_kv * N - (int64_t)((double)(c.n_heads_kv * N) * ratio)) << "layer " << l;
+      }
+  }
+}
+
+TEST_P(KvzipScores, NoTemplate) { check_kvzip(GetParam(), "", "", "\n", 120, false, false, {0.25, 0.5, 0.9}); }
+TEST_P(KvzipScores, Layerwise) { check_kvzip(GetParam(), "", "", "\n", 90, false, true, {0.25, 0.5, 0.9}); }
+TEST_P(KvzipScores, PlusNormalization) { check_kvzip(GetParam(), "", "", "\n", 90, true, false, {0.5, 0.9}); }
+
+INSTANTIATE_TEST_SUITE_P(Arch, KvzipScores, ::testing::Values("llama", "qwen2", "qwen3"));
+
+// A chat template: prefix tokens are not repeated (their scores stay 0 past the sinks) and the suffix
+// follows the prompt; a context over 2048 tokens is repeated in two chunks.
+constexpr const char* kChatMl =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + "
+    "'\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+TEST(KvzipChatTemplate, PrefixSuffixAndTwoChunks) {
+  check_kvzip("llama", kChatMl, "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n", 2100, false, false, {0.5});
+}
+
+TEST(Kvzip, RefusedInsideComposed) {
+  EXPECT_THROW(make_press("composed(knorm,kvzip)", 0.5), Error);
+}
+
+}  // namespace
+}  // namespace kvpress::testing
