@@ -99,4 +99,31 @@ std::vector<std::vector<std::vector<bool>>> ref_kvzip_pruned(const std::vector<R
   return pruned;
 }
 
+double ref_simlayerkv_share(const LayerSnapshot& s, const ModelConfig& c, int64_t n_last, int64_t n_recent,
+                            int64_t n_initial) {
+  const int64_t H = c.n_heads, G = c.n_heads / c.n_heads_kv, d = c.head_dim, S = s.length(0), T = s.n_tokens;
+  std::vector<double> a((size_t)(S - n_last), 0.0);
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t t = T - n_last; t < T; ++t) {
+      const float* q = &s.queries[(size_t)((t * H + h) * d)];
+      std::vector<double> logit((size_t)S, -INFINITY);
+      double m = -INFINITY;
+      for (int64_t j = 0; j < S; ++j) {
+        if (s.key_positions[(size_t)(h / G)][(size_t)j] > s.positions[(size_t)t]) continue;
+        double dot = 0;
+        for (int64_t e = 0; e < d; ++e) dot += (double)q[e] * s.keys[(size_t)(h / G)][(size_t)(j * d + e)];
+        logit[(size_t)j] = dot / std::sqrt((double)d);
+        m = std::max(m, logit[(size_t)j]);
+      }
+      double z = 0;
+      for (double x : logit) z += std::isinf(x) ? 0.0 : std::exp(x - m);
+      for (int64_t j = 0; j < S - n_last; ++j)
+        a[(size_t)j] += (std::isinf(logit[(size_t)j]) ? 0.0 : std::exp(logit[(size_t)j] - m) / z) / (double)(H * n_last);
+    }
+  double share = 0;
+  for (int64_t j = 0; j < n_initial; ++j) share += a[(size_t)j];
+  for (int64_t j = S - n_last - n_recent; j < S - n_last; ++j) share += a[(size_t)j];
+  return share;
+}
+
 }  // namespace kvpress::testing

@@ -31,4 +31,10 @@ std::vector<RefScores> ref_kvzip_scores(const std::vector<RefRepeatPass>& passes
 std::vector<std::vector<std::vector<bool>>> ref_kvzip_pruned(const std::vector<RefScores>& scores, double ratio,
                                                              bool layerwise);
 
+// SimLayerKV's lazy-layer test (spec §2.11): the mean over query heads and the last n_last queries of
+// their softmax over all S keys (causal), restricted to the S - n_last non-window columns; returns the
+// share on the first n_initial plus the last n_recent of those columns.
+double ref_simlayerkv_share(const LayerSnapshot& s, const ModelConfig& c, int64_t n_last, int64_t n_recent,
+                            int64_t n_initial);
+
 }  // namespace kvpress::testing

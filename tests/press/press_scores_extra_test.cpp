@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 #include "core/error.h"
 #include "kv_rows_util.h"
@@ -205,6 +206,64 @@ TEST(KvzipChatTemplate, PrefixSuffixAndTwoChunks) {
 
 TEST(Kvzip, RefusedInsideComposed) {
   EXPECT_THROW(make_press("composed(knorm,kvzip)", 0.5), Error);
+}
+
+// SimLayerKV: per layer, the lazy decision against the re-derived attention share and the kept set
+// (first n_initial, last n_recent - n_last) of lazy layers; thresholds chosen between the layers' shares
+// so that some layers are lazy and some not; the reported ratio is kvpress's per-layer mean.
+class SimLayerKvScores : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SimLayerKvScores, LazyLayersKeepInitialAndRecent) {
+  TinyModelSpec spec;
+  spec.arch = GetParam();
+  spec.seed = 11;
+  spec.n_layers = 4;
+  auto model = make_tiny_model(spec);
+  const auto& c = model->config();
+  ThreadPool pool(2);
+  const int64_t S = 120;
+  const auto ids = tiny_token_ids(S, 9);
+  const auto base = prefill(*model, ids, nullptr, pool);
+  for (const auto& [n_last, n_recent, n_initial] : {std::tuple<int64_t, int64_t, int64_t>{1, 30, 4}, {3, 50, 2}}) {
+    std::vector<double> shares;
+    for (int64_t l = 0; l < c.n_layers; ++l)
+      shares.push_back(ref_simlayerkv_share(base.snapshots[(size_t)l], c, n_last, n_recent, n_initial));
+    std::vector<double> sorted = shares;
+    std::sort(sorted.begin(), sorted.end());
+    for (double threshold : {0.0, (sorted[1] + sorted[2]) / 2, 1.0}) {
+      const std::string where = "n_last " + std::to_string(n_last) + " n_recent " + std::to_string(n_recent) +
+                                " threshold " + std::to_string(threshold);
+      SCOPED_TRACE(where);
+      auto press = make_press("simlayerkv:lazy_threshold=" + std::to_string(threshold) + ",n_last=" +
+                                  std::to_string(n_last) + ",n_recent=" + std::to_string(n_recent) +
+                                  ",n_initial=" + std::to_string(n_initial),
+                              0.0);
+      const auto run = prefill(*model, ids, press.get(), pool);
+      double ratio_sum = 0;
+      int64_t n_lazy = 0;
+      for (int64_t l = 0; l < c.n_layers; ++l) {
+        ASSERT_GT(std::fabs(shares[(size_t)l] - threshold), 1e-6) << "too close to call, layer " << l;
+        const bool lazy = threshold < 1.0 && shares[(size_t)l] > threshold;
+        n_lazy += lazy;
+        std::vector<int32_t> expected;
+        for (int64_t j = 0; j < S; ++j)
+          if (!lazy || j < n_initial || j >= S - (n_recent - n_last)) expected.push_back((int32_t)j);
+        for (int64_t h = 0; h < c.n_heads_kv; ++h) EXPECT_EQ(kept_positions(run.cache, l, h), expected) << "layer " << l;
+        ratio_sum += lazy ? (double)(S - n_initial - n_recent + 1) / (double)S : 0.0;
+      }
+      if (threshold > 0 && threshold < 1) { EXPECT_TRUE(n_lazy > 0 && n_lazy < c.n_layers); }
+      EXPECT_NEAR(press->compression_ratio(), ratio_sum / (double)c.n_layers, 1e-12);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Arch, SimLayerKvScores, ::testing::Values("llama", "qwen2", "qwen3"));
+
+TEST(SimLayerKv, TakesNoRatioAndChecksItsWindow) {
+  EXPECT_THROW(make_press("simlayerkv", 0.5), Error);
+  EXPECT_THROW(make_press("simlayerkv:n_recent=1,n_last=1", 0.0), Error);
+  EXPECT_THROW(make_press("simlayerkv:lazy_threshold=1.5", 0.0), Error);
+  EXPECT_EQ(make_press("simlayerkv", 0.0)->compression_ratio(), 0.0);
 }
 
 }  // namespace
