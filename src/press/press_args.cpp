@@ -68,6 +68,17 @@ std::optional<uint64_t> PressArgs::optional_unsigned(const std::string& key) {
   return x;
 }
 
+std::string PressArgs::choice(const std::string& key, const std::string& fallback,
+                              const std::vector<std::string>& choices) {
+  known_.emplace_back(key, fallback);
+  const std::string* v = find(key);
+  if (!v) return fallback;
+  if (std::find(choices.begin(), choices.end(), *v) != choices.end()) return *v;
+  std::string names;
+  for (const auto& c : choices) names.append(names.empty() ? "" : ", ").append(c);
+  bad_value(key, *v, "one of " + names);
+}
+
 std::vector<std::unique_ptr<Press>> PressArgs::take_inner(size_t min_count, size_t max_count) {
   takes_inner_ = true;
   if (describing_) return {};

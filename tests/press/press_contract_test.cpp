@@ -95,6 +95,12 @@ KeptTotalRule kept_total_rule(const PressSpec& s, int64_t L, int64_t Hkv, int64_
     const int64_t n = r.per_layer ? Hkv * S : L * Hkv * S;
     r.total = n - (int64_t)((double)n * ratio);
   }
+  if (s.name == "kvcompose") {
+    // Spec §2.22 step 4: int(L*S*(1-ratio)) composite tokens over all layers, each of a layer's heads
+    // keeping its layer's count (structured), or int(L*Hkv*S*(1-ratio)) over all heads (unstructured).
+    r.applies = true;
+    r.total = param(s, "structured", "true") == "true" ? Hkv * kept_count(L * S, ratio) : kept_count(L * Hkv * S, ratio);
+  }
   return r;
 }
 

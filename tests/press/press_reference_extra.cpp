@@ -126,4 +126,103 @@ double ref_simlayerkv_share(const LayerSnapshot& s, const ModelConfig& c, int64_
   return share;
 }
 
+std::vector<RefScores> ref_kvcompose_scores(const std::vector<LayerSnapshot>& refed, const ModelConfig& c, int64_t N,
+                                            const RefKvCompose& o) {
+  const int64_t L = c.n_layers, H = c.n_heads, Hkv = c.n_heads_kv, G = H / Hkv, d = c.head_dim;
+  std::vector<RefScores> out((size_t)L);
+  for (int64_t l = 0; l < L; ++l) {
+    const LayerSnapshot& s = refed[(size_t)l];
+    const int64_t T = s.n_tokens, S = (int64_t)s.keys[0].size() / d;
+    RefScores task((size_t)H, std::vector<double>((size_t)N, o.agg_task == "max" ? -INFINITY : 0.0));
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < T; ++t) {
+        const float* q = &s.queries[(size_t)((t * H + h) * d)];
+        std::vector<double> logit((size_t)S, -INFINITY);
+        double m = -INFINITY;
+        for (int64_t j = 0; j < S; ++j) {
+          if (j > N + t) continue;  // causal: the context and the re-fed tokens up to this one
+          double dot = 0;
+          for (int64_t e = 0; e < d; ++e) dot += (double)q[e] * s.keys[(size_t)(h / G)][(size_t)(j * d + e)];
+          logit[(size_t)j] = dot / std::sqrt((double)d);
+          m = std::max(m, logit[(size_t)j]);
+        }
+        double z = 0;
+        for (double x : logit) z += std::isinf(x) ? 0.0 : std::exp(x - m);
+        for (int64_t j = 0; j < N; ++j) {
+          const double p = std::exp(logit[(size_t)j] - m) / z;
+          double& dst = task[(size_t)h][(size_t)j];
+          dst = o.agg_task == "max" ? std::max(dst, p) : dst + p / (double)T;
+        }
+      }
+    RefScores sc((size_t)Hkv, std::vector<double>((size_t)N, 0.0));
+    for (int64_t j = 0; j < Hkv; ++j)
+      for (int64_t n = 0; n < N; ++n) {
+        double a = o.agg_group == "max" ? -INFINITY : 0.0;
+        for (int64_t g = 0; g < G; ++g) {
+          const double v = task[(size_t)(j * G + g)][(size_t)n];
+          a = o.agg_group == "max" ? std::max(a, v) : a + v / (double)G;
+        }
+        if (o.add_v_norm) {
+          double n2 = 0;
+          for (int64_t e = 0; e < d; ++e) n2 += std::pow((double)s.values[(size_t)j][(size_t)(n * d + e)], 2);
+          a *= std::sqrt(n2);
+        }
+        sc[(size_t)j][(size_t)n] = a;
+      }
+    if (o.add_mean_across_heads)
+      for (int64_t n = 0; n < N; ++n) {
+        double mean = 0;
+        for (int64_t j = 0; j < Hkv; ++j) mean += sc[(size_t)j][(size_t)n] / (double)Hkv;
+        for (int64_t j = 0; j < Hkv; ++j) sc[(size_t)j][(size_t)n] += mean;
+      }
+    out[(size_t)l] = sc;
+  }
+  return out;
+}
+
+std::vector<std::vector<int64_t>> ref_kvcompose_counts(const std::vector<RefScores>& scores, const RefKvCompose& o,
+                                                       double ratio) {
+  const size_t L = scores.size(), Hkv = scores[0].size(), N = scores[0][0].size();
+  const size_t lb = std::min<size_t>((size_t)o.keep_token_lower_bound, N);
+  std::vector<std::vector<std::vector<double>>> sorted(L);
+  for (size_t l = 0; l < L; ++l)
+    for (size_t j = 0; j < Hkv; ++j) {
+      auto r = scores[l][j];
+      std::sort(r.rbegin(), r.rend());
+      sorted[l].push_back(r);
+    }
+  // Rows of composites, then the top entries by (value desc, rank asc, row asc).
+  std::vector<std::vector<double>> rows;
+  if (o.structured) {
+    for (size_t l = 0; l < L; ++l) {
+      std::vector<double> comp(N, o.agg_head == "max" ? -INFINITY : 0.0);
+      for (size_t j = 0; j < Hkv; ++j)
+        for (size_t r = 0; r < N; ++r)
+          comp[r] = o.agg_head == "max" ? std::max(comp[r], sorted[l][j][r]) : comp[r] + sorted[l][j][r] / (double)Hkv;
+      for (size_t r = 0; r < lb; ++r) comp[r] += 1e9;
+      rows.push_back(comp);
+    }
+    for (size_t r = 0; r < N; ++r)
+      for (size_t l = 1; l < L; ++l) rows[0][r] = std::max(rows[0][r], rows[l][r]);
+  } else {
+    for (size_t l = 0; l < L; ++l)
+      for (size_t j = 0; j < Hkv; ++j) {
+        auto r = sorted[l][j];
+        for (size_t k = 0; k < lb; ++k) r[k] += 1e9;
+        rows.push_back(r);
+      }
+  }
+  std::vector<std::tuple<double, size_t, size_t>> all;  // (-value, rank, row)
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (size_t r = 0; r < N; ++r) all.emplace_back(-rows[i][r], r, i);
+  std::sort(all.begin(), all.end());
+  const int64_t n_kept = (int64_t)((double)all.size() * (1.0 - ratio));
+  std::vector<int64_t> per_row(rows.size(), 0);
+  for (int64_t i = 0; i < n_kept; ++i) ++per_row[std::get<2>(all[(size_t)i])];
+  std::vector<std::vector<int64_t>> counts(L, std::vector<int64_t>(Hkv, 0));
+  for (size_t l = 0; l < L; ++l)
+    for (size_t j = 0; j < Hkv; ++j) counts[l][j] = o.structured ? per_row[l] : per_row[l * Hkv + j];
+  return counts;
+}
+
 }  // namespace kvpress::testing

@@ -3,6 +3,7 @@
 // loops in double from snapshots of what the passes saw. They share no code with src/press.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "model/model_config.h"
@@ -36,5 +37,24 @@ std::vector<std::vector<std::vector<bool>>> ref_kvzip_pruned(const std::vector<R
 // share on the first n_initial plus the last n_recent of those columns.
 double ref_simlayerkv_share(const LayerSnapshot& s, const ModelConfig& c, int64_t n_last, int64_t n_recent,
                             int64_t n_initial);
+
+// KVCompose (spec §2.22). Scores [L][Hkv][N] from the snapshots of the re-fed pass (the context again
+// at positions N..2N-1; cache: N context entries then the re-fed ones): per query head the softmax of
+// each re-fed query over the keys it sees, agg_task ("max"/"mean") over the queries on the N context
+// columns, agg_group over the group, times ||v|| (add_v_norm, the context's values), plus the mean over
+// KV heads (add_mean_across_heads).
+struct RefKvCompose {
+  bool structured = true;
+  std::string agg_task = "max", agg_group = "mean", agg_head = "mean";
+  bool add_v_norm = false, add_mean_across_heads = true;
+  int64_t keep_token_lower_bound = 0;
+};
+std::vector<RefScores> ref_kvcompose_scores(const std::vector<LayerSnapshot>& refed, const ModelConfig& c, int64_t N,
+                                            const RefKvCompose& o);
+// Entries each (layer, KV head) keeps [L][Hkv]: composites of descending-sorted scores (structured:
+// agg_head over a layer's heads, layer 0 the max over layers; +1e9 on the first keep_token_lower_bound
+// ranks), the global top int(numel * (1 - ratio)) counted per row.
+std::vector<std::vector<int64_t>> ref_kvcompose_counts(const std::vector<RefScores>& scores, const RefKvCompose& o,
+                                                       double ratio);
 
 }  // namespace kvpress::testing

@@ -17,6 +17,7 @@
 
 namespace kvpress {
 std::vector<float> kvzip_scores(Press& press, const ContextPrefill& context);  // presses/kvzip.cpp
+std::vector<std::vector<std::vector<double>>> kvcompose_scores(Press& press, const ContextPrefill& context);
 }
 
 namespace kvpress::testing {
@@ -265,6 +266,79 @@ TEST(SimLayerKv, TakesNoRatioAndChecksItsWindow) {
   EXPECT_THROW(make_press("simlayerkv:lazy_threshold=1.5", 0.0), Error);
   EXPECT_EQ(make_press("simlayerkv", 0.0)->compression_ratio(), 0.0);
 }
+
+// KVCompose: scores of the re-fed pass and the kept entries per head (composite budgets) against the
+// re-derivation, for both variants and non-default aggregations, at three ratios.
+struct KvComposeCase {
+  std::string spec;
+  RefKvCompose o;
+};
+
+class KvComposeScores : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+TEST_P(KvComposeScores, ScoresAndBudgets) {
+  const std::string arch = std::get<0>(GetParam());
+  RefKvCompose o;
+  std::string spec = "kvcompose";
+  switch (std::get<1>(GetParam())) {
+    case 0: break;
+    case 1: o.structured = false; spec = "kvcompose:structured=false"; break;
+    case 2:
+      o.agg_task = "mean"; o.agg_group = "max"; o.agg_head = "max"; o.add_v_norm = true; o.keep_token_lower_bound = 5;
+      spec = "kvcompose:agg_task=mean,agg_group=max,agg_head=max,add_v_norm=true,keep_token_lower_bound=5";
+      break;
+    case 3:
+      o.structured = false; o.add_mean_across_heads = false; o.keep_token_lower_bound = 3;
+      spec = "kvcompose:structured=false,add_mean_across_heads=false,keep_token_lower_bound=3";
+      break;
+  }
+  TinyModelSpec ms;
+  ms.arch = arch;
+  ms.seed = 11;
+  ms.n_layers = 3;
+  auto model = make_tiny_model(ms);
+  const auto& c = model->config();
+  ThreadPool pool(2);
+  const int64_t N = 80;
+  const auto ids = tiny_token_ids(N, 3);
+  auto base = prefill(*model, ids, nullptr, pool);
+  const auto refed = snapshot_pass(*model, base.cache, ids, (int32_t)N, pool);
+  const auto ref = ref_kvcompose_scores(refed, c, N, o);
+  auto press = make_press(spec, 0.5);
+  const auto lengths_before = base.cache.lengths();
+  const auto got = kvcompose_scores(*press, {*model, base.cache, pool, ids});
+  EXPECT_EQ(base.cache.lengths(), lengths_before);
+  double max_ref = 0;
+  for (const auto& l : ref)
+    for (const auto& h : l) max_ref = std::max(max_ref, *std::max_element(h.begin(), h.end()));
+  for (int64_t l = 0; l < c.n_layers; ++l)
+    for (int64_t j = 0; j < c.n_heads_kv; ++j)
+      for (int64_t n = 0; n < N; ++n)
+        ASSERT_NEAR(got[(size_t)l][(size_t)j][(size_t)n], ref[(size_t)l][(size_t)j][(size_t)n], 1e-5 * max_ref)
+            << "layer " << l << " head " << j << " position " << n;
+  for (double ratio : kRatios) {
+    SCOPED_TRACE("ratio " + std::to_string(ratio));
+    auto p = make_press(spec, ratio);
+    const auto run = prefill(*model, ids, p.get(), pool);
+    const auto counts = ref_kvcompose_counts(ref, o, ratio);
+    int64_t total = 0, ref_total = 0;
+    for (int64_t l = 0; l < c.n_layers; ++l)
+      for (int64_t j = 0; j < c.n_heads_kv; ++j) {
+        const auto kept = kept_positions(run.cache, l, j);
+        // Counts can move by one between rows whose composites tie within float rounding.
+        EXPECT_NEAR((double)kept.size(), (double)counts[(size_t)l][(size_t)j], 1.0) << "layer " << l << " head " << j;
+        total += (int64_t)kept.size();
+        ref_total += counts[(size_t)l][(size_t)j];
+        expect_top_selection(ref[(size_t)l][(size_t)j], kept, (int64_t)kept.size(), 1e-5 * max_ref,
+                             "layer " + std::to_string(l) + " head " + std::to_string(j));
+        if (o.structured && j > 0) { EXPECT_EQ(kept.size(), kept_positions(run.cache, l, 0).size()); }
+      }
+    EXPECT_EQ(total, ref_total);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ArchVariant, KvComposeScores,
+                         ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3"), ::testing::Values(0, 1, 2, 3)));
 
 }  // namespace
 }  // namespace kvpress::testing
