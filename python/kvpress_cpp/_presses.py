@@ -18,6 +18,9 @@ _CLASS_NAMES = {
     "adakv": "AdaKVPress",
     "keydiff": "KeyDiffPress",
     "cam": "CAMPress",
+    "simlayerkv": "SimLayerKVPress",
+    "kvzip": "KVzipPress",
+    "kvcompose": "KVComposePress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}

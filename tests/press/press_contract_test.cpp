@@ -79,6 +79,10 @@ std::vector<int32_t> protected_positions(const PressSpec& s, int64_t S) {
   return p;
 }
 
+// duo_attention_on_the_fly's streaming heads keep sink_size + recent_size (kvpress: 128 + 256, more
+// than the contract's context): the contract gives it 4 + 16 and one calibration essay.
+constexpr int64_t kDuoSink = 4, kDuoRecent = 16;
+
 // Presses that keep another count than int(S * (1 - ratio)) in every head, with the rule they follow:
 // entries kept in total by each layer (per_layer) or by all layers together, heads free to differ.
 struct KeptTotalRule {
@@ -95,6 +99,12 @@ KeptTotalRule kept_total_rule(const PressSpec& s, int64_t L, int64_t Hkv, int64_
     const int64_t n = r.per_layer ? Hkv * S : L * Hkv * S;
     r.total = n - (int64_t)((double)n * ratio);
   }
+  if (s.name == "duo_attention_on_the_fly") {
+    // Spec §2.12: round(L*Hkv*ratio) streaming heads keep sink + recent entries, the others all.
+    r.applies = true;
+    const int64_t n_streaming = (int64_t)std::nearbyint((double)(L * Hkv) * ratio);
+    r.total = n_streaming * (kDuoSink + kDuoRecent) + (L * Hkv - n_streaming) * S;
+  }
   if (s.name == "kvcompose") {
     // Spec §2.22 step 4: int(L*S*(1-ratio)) composite tokens over all layers, each of a layer's heads
     // keeping its layer's count (structured), or int(L*Hkv*S*(1-ratio)) over all heads (unstructured).
@@ -108,6 +118,10 @@ KeptTotalRule kept_total_rule(const PressSpec& s, int64_t L, int64_t Hkv, int64_
 // with parameters that make them keep int(S * (1 - ratio)) entries per head, so the checks below apply
 // unchanged. simlayerkv: every layer lazy (lazy_threshold=0) keeps n_initial + n_recent - n_last.
 std::unique_ptr<Press> make_contract_press(const std::string& spec, double ratio) {
+  if (spec == "duo_attention_on_the_fly")
+    return make_press(spec + ":sink_size=" + std::to_string(kDuoSink) + ",recent_size=" + std::to_string(kDuoRecent) +
+                          ",n_samples=1,q_len=64",
+                      ratio);
   if (ratio > 0 && spec == "simlayerkv") {
     const int64_t n_recent = kept_count(kContext, ratio) - 4 + 1;
     return make_press("simlayerkv:lazy_threshold=0,n_initial=4,n_last=1,n_recent=" + std::to_string(n_recent), 0.0);

@@ -225,4 +225,44 @@ std::vector<std::vector<int64_t>> ref_kvcompose_counts(const std::vector<RefScor
   return counts;
 }
 
+namespace {
+// RoPE at `pos` of one head vector, in double.
+std::vector<double> rotate(const double* x, int64_t d, int64_t pos, const ModelConfig& c) {
+  std::vector<double> y(x, x + d);
+  for (int64_t i = 0; i < d / 2; ++i) {
+    const int64_t a = c.arch == "llama" ? 2 * i : i, b = c.arch == "llama" ? 2 * i + 1 : i + d / 2;
+    const double theta = (double)pos * std::pow((double)c.rope_base, -2.0 * (double)i / (double)d);
+    y[(size_t)a] = x[a] * std::cos(theta) - x[b] * std::sin(theta);
+    y[(size_t)b] = x[a] * std::sin(theta) + x[b] * std::cos(theta);
+  }
+  return y;
+}
+}  // namespace
+
+std::vector<double> ref_duo_head_area(const std::vector<double>& q_mean, const std::vector<double>& k_mean,
+                                      const ModelConfig& c, int64_t q_len) {
+  const int64_t H = c.n_heads, Hkv = c.n_heads_kv, G = H / Hkv, d = c.head_dim;
+  std::vector<double> out((size_t)Hkv, 0.0);
+  for (int64_t h = 0; h < H; ++h) {
+    const auto q = rotate(&q_mean[(size_t)(h * d)], d, q_len - 1, c);
+    std::vector<double> logit((size_t)q_len);
+    for (int64_t p = 0; p < q_len; ++p) {
+      const auto k = rotate(&k_mean[(size_t)((h / G) * d)], d, p, c);
+      double dot = 0;
+      for (int64_t e = 0; e < d; ++e) dot += q[(size_t)e] * k[(size_t)e];
+      logit[(size_t)p] = dot / std::sqrt((double)d);
+    }
+    const double m = *std::max_element(logit.begin(), logit.end());
+    double z = 0;
+    for (double x : logit) z += std::exp(x - m);
+    double cum = 0, area = 0;
+    for (int64_t p = 0; p < q_len; ++p) {
+      cum += std::exp(logit[(size_t)p] - m) / z;
+      area += cum;
+    }
+    out[(size_t)(h / G)] += area / (double)q_len / (double)G;
+  }
+  return out;
+}
+
 }  // namespace kvpress::testing

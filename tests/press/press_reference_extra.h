@@ -57,4 +57,12 @@ std::vector<RefScores> ref_kvcompose_scores(const std::vector<LayerSnapshot>& re
 std::vector<std::vector<int64_t>> ref_kvcompose_counts(const std::vector<RefScores>& scores, const RefKvCompose& o,
                                                        double ratio);
 
+// DuoAttention on the fly (spec §2.12), one calibration text's contribution for one layer: q_mean
+// [n_heads * head_dim] and k_mean [n_heads_kv * head_dim] (pre-RoPE means over the text's tokens) are
+// rotated to positions q_len-1 (query) and 0..q_len-1 (keys) in the arch's RoPE layout (llama: adjacent
+// pairs, qwen: halves; base c.rope_base); the last query's softmax over the q_len keys, cumulated and
+// averaged over positions, then averaged over the group: [n_heads_kv].
+std::vector<double> ref_duo_head_area(const std::vector<double>& q_mean, const std::vector<double>& k_mean,
+                                      const ModelConfig& c, int64_t q_len);
+
 }  // namespace kvpress::testing

@@ -18,6 +18,8 @@
 namespace kvpress {
 std::vector<float> kvzip_scores(Press& press, const ContextPrefill& context);  // presses/kvzip.cpp
 std::vector<std::vector<std::vector<double>>> kvcompose_scores(Press& press, const ContextPrefill& context);
+std::vector<double> duo_attention_head_scores(Press& press, const Model& model, ThreadPool& pool);
+std::vector<std::string> duo_attention_calibration_texts(int64_t n_samples);
 }
 
 namespace kvpress::testing {
@@ -339,6 +341,72 @@ TEST_P(KvComposeScores, ScoresAndBudgets) {
 
 INSTANTIATE_TEST_SUITE_P(ArchVariant, KvComposeScores,
                          ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3"), ::testing::Values(0, 1, 2, 3)));
+
+// DuoAttention on the fly: head scores from the calibration essays against the re-derivation (mean
+// pre-RoPE query/key of each essay's tokens, RoPE in double, area under the cumulative attention), then
+// the streaming heads (the round(L*Hkv*r) lowest) keep [0, sink) and [S-recent, S), the others all.
+class DuoAttentionScores : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DuoAttentionScores, HeadScoresAndStreamingHeads) {
+  TinyModelSpec ms;
+  ms.arch = GetParam();
+  ms.seed = 11;
+  ms.n_layers = 3;
+  ms.context_length = 600;  // essays are cut to the model's context length
+  auto model = make_tiny_model(ms);
+  const auto& c = model->config();
+  ThreadPool pool(2);
+  const int64_t n_samples = 2, q_len = 40;
+  const std::string params = ":sink_size=8,recent_size=16,n_samples=2,q_len=40";
+  // Reference head scores.
+  std::vector<double> ref((size_t)(c.n_layers * c.n_heads_kv), 0.0);
+  const auto texts = duo_attention_calibration_texts(n_samples);
+  ASSERT_EQ((int64_t)texts.size(), n_samples);
+  for (const auto& text : texts) {
+    auto ids = model->tokenizer().encode(text, true, false);
+    ASSERT_GT((int64_t)ids.size(), 600);
+    ids.resize(600);
+    const auto run = prefill(*model, ids, nullptr, pool);
+    const int64_t T = (int64_t)ids.size(), H = c.n_heads, Hkv = c.n_heads_kv, d = c.head_dim;
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      std::vector<float> q((size_t)(T * H * d)), k((size_t)(T * Hkv * d));
+      model->project_queries(l, run.snapshots[(size_t)l].hidden_normed.data(), T, q.data(), pool);
+      model->project_keys(l, run.snapshots[(size_t)l].hidden_normed.data(), T, k.data(), pool);
+      std::vector<double> qm((size_t)(H * d), 0.0), km((size_t)(Hkv * d), 0.0);
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t e = 0; e < H * d; ++e) qm[(size_t)e] += q[(size_t)(t * H * d + e)] / (double)T;
+        for (int64_t e = 0; e < Hkv * d; ++e) km[(size_t)e] += k[(size_t)(t * Hkv * d + e)] / (double)T;
+      }
+      const auto area = ref_duo_head_area(qm, km, c, q_len);
+      for (int64_t j = 0; j < Hkv; ++j) ref[(size_t)(l * Hkv + j)] += area[(size_t)j] / (double)n_samples;
+    }
+  }
+  auto press = make_press("duo_attention_on_the_fly" + params, 0.5);
+  const auto got = duo_attention_head_scores(*press, *model, pool);
+  ASSERT_EQ(got.size(), ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(got[i], ref[i], 1e-5) << "layer/head " << i;
+
+  const int64_t S = 100, n_pairs = c.n_layers * c.n_heads_kv;
+  const auto ids = tiny_token_ids(S, 4);
+  std::vector<int64_t> order((size_t)n_pairs);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return ref[(size_t)a] < ref[(size_t)b]; });
+  for (double ratio : kRatios) {
+    SCOPED_TRACE("ratio " + std::to_string(ratio));
+    auto p = make_press("duo_attention_on_the_fly" + params, ratio);
+    const auto run = prefill(*model, ids, p.get(), pool);
+    const int64_t n_streaming = (int64_t)std::nearbyint((double)n_pairs * ratio);
+    for (int64_t i = 0; i < n_pairs; ++i) {
+      const bool streaming = std::find(order.begin(), order.begin() + n_streaming, i) != order.begin() + n_streaming;
+      std::vector<int32_t> expected;
+      for (int64_t j = 0; j < S; ++j)
+        if (!streaming || j < 8 || j >= S - 16) expected.push_back((int32_t)j);
+      EXPECT_EQ(kept_positions(run.cache, i / c.n_heads_kv, i % c.n_heads_kv), expected) << "layer/head " << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Arch, DuoAttentionScores, ::testing::Values("llama", "qwen2", "qwen3"));
 
 }  // namespace
 }  // namespace kvpress::testing
