@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <mutex>
 #include <numeric>
 
 #include "cache/kv_cache.h"
@@ -98,6 +100,20 @@ class DuoAttentionOnTheFlyPress final : public Press {
   // attention"), averaged over the group and the texts. Computed once per model.
   const std::vector<double>& head_scores(const Model& model, ThreadPool& pool) {
     if (scores_model_ == &model && scores_path_ == model.file().path()) return scores_;
+    // Once per process and model file, as kvpress's cache by model name (press objects are made
+    // per evaluation run and per request).
+    static std::mutex mutex;
+    static std::map<std::string, std::vector<double>> computed;
+    const std::string key = model.file().path() + "|" + name();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (auto it = computed.find(key); it != computed.end()) {
+        scores_ = it->second;
+        scores_model_ = &model;
+        scores_path_ = model.file().path();
+        return scores_;
+      }
+    }
     const auto& c = model.config();
     const int64_t L = c.n_layers, H = c.n_heads, Hkv = c.n_heads_kv, G = c.group_size(), d = c.head_dim;
     const std::vector<std::string> texts = calibration_texts(o_.n_samples);
@@ -149,6 +165,10 @@ class DuoAttentionOnTheFlyPress final : public Press {
       fwd.observer = &observer;
       fwd.needs = {0, true};
       model.forward(ids, positions, cache, pool, fwd);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      computed[key] = scores;
     }
     scores_ = std::move(scores);
     scores_model_ = &model;
