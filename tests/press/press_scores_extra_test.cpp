@@ -9,6 +9,8 @@
 
 #include "core/error.h"
 #include "kv_rows_util.h"
+#include "pipeline/context_session.h"
+#include "pipeline/generator.h"
 #include "press/press_registry.h"
 #include "press_reference_extra.h"
 #include "press_test_util.h"
@@ -407,6 +409,47 @@ TEST_P(DuoAttentionScores, HeadScoresAndStreamingHeads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Arch, DuoAttentionScores, ::testing::Values("llama", "qwen2", "qwen3"));
+
+// The presses acting after the prefill see the whole context even when it is read in chunks (nothing
+// is compressed between chunks), so a chunked prefill keeps the same entries.
+TEST(AfterPrefill, ChunkedPrefillKeepsTheSameEntries) {
+  auto model = tiny("llama");
+  const auto& c = model->config();
+  ThreadPool pool(2);
+  const auto ids = tiny_token_ids(90, 6);
+  for (const std::string spec : {"kvzip", "kvzip:layerwise=true", "kvcompose", "kvcompose_unstructured",
+                                 "duo_attention_on_the_fly:sink_size=4,recent_size=8,n_samples=1,q_len=32"}) {
+    SCOPED_TRACE(spec);
+    auto whole = make_press(spec, 0.5), chunked = make_press(spec, 0.5);
+    ContextSession a(*model, pool), b(*model, pool);
+    a.prefill(ids, whole.get());
+    b.prefill(ids, chunked.get(), {}, 25);
+    int64_t total = 0;
+    for (int64_t l = 0; l < c.n_layers; ++l)
+      for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+        // Keys equal up to the chunked pass's float summation order: compare the kept positions.
+        EXPECT_EQ(kept_positions(a.cache(), l, h), kept_positions(b.cache(), l, h)) << "layer " << l << " head " << h;
+        total += a.cache().length(l, h);
+      }
+    EXPECT_LT(total, c.n_layers * c.n_heads_kv * 90);
+    EXPECT_EQ(a.question_start(), 90);
+  }
+}
+
+// Through generate(): a prompt prefilled on an empty cache gets the press's after_prefill too.
+TEST(AfterPrefill, GenerateOnAnEmptyCacheCompresses) {
+  auto model = tiny("llama");
+  ThreadPool pool(2);
+  auto press = make_press("kvzip", 0.5);
+  KvCache cache = model->make_cache();
+  GenerateOptions options;
+  options.max_new_tokens = 2;
+  options.press = press.get();
+  const auto ids = tiny_token_ids(60, 2);
+  generate(*model, cache, pool, ids, 0, options);
+  // Half the prompt's entries (over all layers) remain, plus the generated token fed back.
+  EXPECT_LT(cache.total_entries(), model->config().n_layers * model->config().n_heads_kv * 60);
+}
 
 }  // namespace
 }  // namespace kvpress::testing
