@@ -150,32 +150,39 @@ class KvzipPress final : public Press {
       }
       wov_norm = wo_value_norms(layer, st, n_chunk);
     }
-    // Per query head: max over its queries of the chunk columns.
+    // Per query head: logits of all its repeat queries against the sub-keys in one matmul, then the
+    // softmax of each row (causal among the repeat keys) and the max over rows of the chunk columns.
     std::vector<float> head_max((size_t)(H * n_chunk), 0.0f);
     const float scale = 1.0f / std::sqrt((float)d);
-    layer.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1, int) {
-      std::vector<float> p((size_t)n_sub);
-      for (int64_t h = h0; h < h1; ++h) {
-        const float* K = sub_keys[(size_t)(h / G)].data();
-        float* best = &head_max[(size_t)(h * n_chunk)];
-        for (int64_t t = 0; t < Tr; ++t) {
-          const float* q = layer.query(t) + h * d;
+    const int n_threads = layer.pool.n_threads();
+    std::vector<float> logits((size_t)(Tr * n_sub));
+    std::vector<std::vector<float>> best((size_t)n_threads, std::vector<float>((size_t)n_chunk));
+    for (int64_t h = 0; h < H; ++h) {
+      const kernels::MatrixView K{GgmlType::F32, reinterpret_cast<const uint8_t*>(sub_keys[(size_t)(h / G)].data()),
+                                  n_sub, d, (int64_t)(d * sizeof(float))};
+      kernels::matmul(K, layer.query(0) + h * d, Tr, H * d, logits.data(), n_sub, layer.pool);  // [Tr, n_sub]
+      for (auto& b : best) std::fill(b.begin(), b.end(), 0.0f);
+      layer.pool.parallel_for(Tr, 16, [&](int64_t t0, int64_t t1, int thread) {
+        float* b = best[(size_t)thread].data();
+        for (int64_t t = t0; t < t1; ++t) {
+          float* p = &logits[(size_t)(t * n_sub)];
           const int64_t n_seen = sk + n_chunk + t + 1;  // causal among the repeat keys
           float m = -INFINITY;
-          for (int64_t s = 0; s < n_seen; ++s) {
-            p[(size_t)s] = kernels::active_kernels().dot_f32(q, K + s * d, d) * scale;
-            m = std::max(m, p[(size_t)s]);
-          }
+          for (int64_t s = 0; s < n_seen; ++s) m = std::max(m, p[s] *= scale);
           double z = 0;
-          for (int64_t s = 0; s < n_seen; ++s) z += std::exp((double)p[(size_t)s] - m);
+          for (int64_t s = 0; s < n_seen; ++s) z += (double)(p[s] = std::exp(p[s] - m));
+          const float inv_z = (float)(1.0 / z);
           for (int64_t s = 0; s < n_chunk; ++s) {
-            float a = (float)(std::exp((double)p[(size_t)(sk + s)] - m) / z);
+            float a = p[sk + s] * inv_z;
             if (plus_) a = a * inv_h_norm[(size_t)t] * wov_norm[(size_t)(h * n_chunk + s)];
-            best[s] = std::max(best[s], a);
+            b[s] = std::max(b[s], a);
           }
         }
-      }
-    });
+      });
+      float* out = &head_max[(size_t)(h * n_chunk)];
+      for (const auto& b : best)
+        for (int64_t s = 0; s < n_chunk; ++s) out[s] = std::max(out[s], b[s]);
+    }
     for (int64_t g = 0; g < Hkv; ++g) {
       float* row = &scores[(size_t)((layer.layer * Hkv + g) * N + st)];
       for (int64_t s = 0; s < n_chunk; ++s) {
