@@ -53,6 +53,9 @@ class Press {
   // layer's compress()): presses that need the whole context first and may run forward passes of
   // their own on the cache (they leave it holding only context entries).
   virtual void after_prefill(const ContextPrefill&) {}
+  // True for presses whose work is in after_prefill (their per-layer compress() does nothing), so
+  // wrappers that call compress() per layer (composed, decoding presses) refuse them.
+  virtual bool acts_after_prefill() const { return false; }
 
   // Decoding-time compression (spec §4): passes after the prefill (the question, each generated token).
   // A press acts at prefill (compress/observe above), while decoding (the hooks below), or both.

@@ -209,8 +209,12 @@ TEST(KvzipChatTemplate, PrefixSuffixAndTwoChunks) {
   check_kvzip("llama", kChatMl, "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n", 2100, false, false, {0.5});
 }
 
-TEST(Kvzip, RefusedInsideComposed) {
-  EXPECT_THROW(make_press("composed(knorm,kvzip)", 0.5), Error);
+TEST(AfterPrefill, RefusedByPerLayerWrappers) {
+  for (const std::string inner : {"kvzip", "kvcompose", "duo_attention_on_the_fly"}) {
+    EXPECT_THROW(make_press("composed(knorm," + inner + ")", 0.5), Error) << inner;
+    EXPECT_THROW(make_press("decoding(" + inner + ")", 0.0), Error) << inner;
+  }
+  EXPECT_NO_THROW(make_press("prefill_decoding(kvzip,decoding(knorm))", 0.5));
 }
 
 // SimLayerKV: per layer, the lazy decision against the re-derived attention share and the kept set

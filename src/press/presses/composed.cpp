@@ -62,9 +62,11 @@ std::unique_ptr<Press> create_press<ComposedPress>(PressArgs& args) {
     if (p->acts_on_decoding())
       fail("press 'composed' cannot contain '", name,
            "', which compresses while decoding; use prefill_decoding(PREFILL_PRESS,DECODING_PRESS)");
-    // kvzip and kvcompose act once after the whole prefill (extra passes), not per layer.
-    if (base == "adakv" || base == "observed_attention" || base == "kvzip" || base == "kvcompose")
+    if (base == "adakv" || base == "observed_attention")
       fail("press 'composed' cannot contain '", base, "' (as in kvpress)");
+    // kvzip, kvcompose, duo_attention_on_the_fly act once after the whole prefill, not per layer.
+    if (p->acts_after_prefill())
+      fail("press 'composed' cannot contain '", base, "', which acts once after the whole prefill (as in kvpress)");
   }
   return std::make_unique<ComposedPress>(std::move(presses));
 }

@@ -71,6 +71,7 @@ class DuoAttentionOnTheFlyPress final : public Press {
   }
   ObservationNeeds needs() const override { return {0, false}; }
   void compress(const LayerPrefill&) override {}
+  bool acts_after_prefill() const override { return true; }
 
   // After the prefill: head patterns (once per model, as kvpress caches them), then the streaming
   // heads drop their middle.

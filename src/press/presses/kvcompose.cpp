@@ -80,6 +80,7 @@ class KvComposePress final : public Press {
   // The prefill is left whole; the re-fed pass and the selection run after it.
   ObservationNeeds needs() const override { return {0, false}; }
   void compress(const LayerPrefill&) override {}
+  bool acts_after_prefill() const override { return true; }
 
   void after_prefill(const ContextPrefill& context) override {
     // Ratio 0 keeps every context entry (kvpress then only drops the re-fed copy): nothing to do.

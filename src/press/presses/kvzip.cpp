@@ -70,6 +70,7 @@ class KvzipPress final : public Press {
   // The prefill itself is left whole (kvpress runs it without hooks); everything happens after it.
   ObservationNeeds needs() const override { return {0, false}; }
   void compress(const LayerPrefill&) override {}
+  bool acts_after_prefill() const override { return true; }
 
   void after_prefill(const ContextPrefill& context) override {
     if (compression_ratio_ == 0.0) return;  // kvpress skips the repeat passes too
