@@ -11,7 +11,7 @@
 
 #include "cache/kv_cache.h"
 #include "core/error.h"
-#include "model/attention.h"
+#include "kernels/kernels.h"
 #include "press/press_args.h"
 #include "press/score_utils.h"
 #include "runtime/thread_pool.h"
@@ -106,19 +106,42 @@ class KvComposePress final : public Press {
     // Step 1: the context again at positions N..2N-1; per query head, its queries' attention on the
     // N context entries aggregated over the queries.
     LayerObserver observer = [&](const LayerPrefill& layer) {
-      std::vector<double> task((size_t)(H * N), o_.agg_task == Agg::Max ? -INFINITY : 0.0);
-      layer.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1, int) {
-        std::vector<float> p((size_t)(2 * N));
-        for (int64_t h = h0; h < h1; ++h) {
-          double* t = &task[(size_t)(h * N)];
-          for (int64_t i = 0; i < layer.n_tokens; ++i) {
-            attention_probs(layer.query(i) + h * d, layer.positions[i], layer.cache, layer.layer, h / G, p.data());
-            for (int64_t s = 0; s < N; ++s) t[s] = o_.agg_task == Agg::Max ? std::max(t[s], (double)p[(size_t)s]) : t[s] + p[(size_t)s];
+      // Per query head: logits of the T re-fed queries against all 2N entries in one matmul (the
+      // cache rows as stored), softmax of each row over the entries it sees (the context and the
+      // re-fed tokens up to itself), aggregated over the rows on the N context columns.
+      const int64_t T = layer.n_tokens, S = layer.cache.length(layer.layer, 0);
+      KV_CHECK(layer.n_query_rows == T && S == N + T);
+      const bool max_task = o_.agg_task == Agg::Max;
+      const float scale = 1.0f / std::sqrt((float)d);
+      std::vector<double> task((size_t)(H * N));
+      std::vector<float> logits((size_t)(T * S));
+      std::vector<std::vector<double>> part((size_t)layer.pool.n_threads(), std::vector<double>((size_t)N));
+      for (int64_t h = 0; h < H; ++h) {
+        kernels::matmul(layer.cache.keys(layer.layer, h / G), layer.query(0) + h * d, T, H * d, logits.data(), S,
+                        layer.pool);
+        for (auto& pt : part) std::fill(pt.begin(), pt.end(), 0.0);
+        layer.pool.parallel_for(T, 16, [&](int64_t t0, int64_t t1, int thread) {
+          double* acc = part[(size_t)thread].data();
+          for (int64_t t = t0; t < t1; ++t) {
+            float* p = &logits[(size_t)(t * S)];
+            const int64_t n_seen = N + t + 1;
+            float m = -INFINITY;
+            for (int64_t j = 0; j < n_seen; ++j) m = std::max(m, p[j] *= scale);
+            double z = 0;
+            for (int64_t j = 0; j < n_seen; ++j) z += (double)(p[j] = std::exp(p[j] - m));
+            for (int64_t j = 0; j < N; ++j) {
+              const double a = (double)p[j] / z;
+              acc[j] = max_task ? std::max(acc[j], a) : acc[j] + a;
+            }
           }
-          if (o_.agg_task == Agg::Mean)
-            for (int64_t s = 0; s < N; ++s) t[s] /= (double)layer.n_tokens;
+        });
+        double* out = &task[(size_t)(h * N)];
+        for (int64_t j = 0; j < N; ++j) {
+          double v = 0;
+          for (const auto& pt : part) v = max_task ? std::max(v, pt[(size_t)j]) : v + pt[(size_t)j];
+          out[j] = max_task ? v : v / (double)T;
         }
-      });
+      }
       // Step 2: agg_group over each KV head's query heads.
       auto& per_head = out[(size_t)layer.layer];
       for (int64_t j = 0; j < Hkv; ++j) {
