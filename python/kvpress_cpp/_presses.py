@@ -18,6 +18,7 @@ _CLASS_NAMES = {
     "adakv": "AdaKVPress",
     "keydiff": "KeyDiffPress",
     "cam": "CAMPress",
+    "pyramidkv": "PyramidKVPress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}

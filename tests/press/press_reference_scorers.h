@@ -1,0 +1,18 @@
+// Independent re-derivations of the scorer presses of spec §2.9, §2.18 and §2.22 (PyramidKV, LagKV,
+// CUR, Cap, Leverage, NonCausalAttn, Compactor) with plain loops in double, from the snapshot of what
+// a press saw. They share no code with src/press.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/model_config.h"
+#include "press_reference.h"
+
+namespace kvpress::testing {
+
+// PyramidKV's budget of layer `layer` of n_layers for S entries (spec §2.9, Python round = half-even).
+int64_t ref_pyramidkv_budget(int64_t S, double ratio, int64_t layer, int64_t n_layers, int64_t window_size,
+                             int64_t beta);
+
+}  // namespace kvpress::testing

@@ -1,0 +1,165 @@
+// Scorer presses of spec §2.9, §2.18 and §2.22 against independent re-derivations of kvpress's
+// formulas (press_reference_scorers.cpp): scores per layer and head, and the kept positions after
+// compaction, on tiny llama/qwen2/qwen3 models at two ratios or more.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "cache/kv_cache.h"
+#include "core/error.h"
+#include "pipeline/prefill.h"
+#include "press/press_prefill.h"
+#include "press/press_registry.h"
+#include "press_reference.h"
+#include "press_reference_scorers.h"
+#include "press_test_util.h"
+#include "tiny_model.h"
+
+namespace kvpress::testing {
+namespace {
+
+using Reference = std::function<RefScores(const LayerSnapshot&, const ModelConfig&)>;
+
+class ScorerPressScores : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<Model> model(int64_t n_layers = 2) const {
+    TinyModelSpec spec;
+    spec.arch = GetParam();
+    spec.seed = 11;
+    spec.n_layers = n_layers;
+    return make_tiny_model(spec);
+  }
+
+  // Runs `press_spec` at `ratio` over n_tokens and checks every layer's scores against `reference`
+  // (relative tolerance) and its kept positions against the top-n_kept(layer) of the reference.
+  void check(const Model& m, const std::string& press_spec, double ratio, int64_t n_tokens,
+                   const Reference& reference, const std::function<int64_t(int64_t layer)>& n_kept_of = {},
+                   double rel_tol = 2e-4) {
+    const auto& c = m.config();
+    ThreadPool pool(2);
+    auto press = make_press(press_spec, ratio);
+    auto* scorer = dynamic_cast<ScorerPress*>(press.get());
+    ASSERT_NE(scorer, nullptr) << press_spec;
+    std::vector<HeadScores> scores;
+    const auto run = prefill(m, tiny_token_ids(n_tokens, 5), press.get(), pool, [&](const LayerPrefill& layer) {
+      scores.emplace_back();
+      scorer->score(layer, scores.back());
+    });
+    EXPECT_EQ((int64_t)run.snapshots.size(), c.n_layers);
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      const RefScores ref = reference(run.snapshots[l], c);
+      EXPECT_EQ((int64_t)ref.size(), c.n_heads_kv);
+      double scale = 0;
+      for (const auto& row : ref)
+        for (double v : row)
+          if (std::isfinite(v)) scale = std::max(scale, std::fabs(v));
+      const int64_t n_kept = n_kept_of ? n_kept_of(l) : ref_kept_count(n_tokens, ratio);
+      for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+        const std::string where = press_spec + " ratio " + std::to_string(ratio) + " layer " + std::to_string(l) +
+                                  " head " + std::to_string(h);
+        EXPECT_EQ(scores[l].n_tokens, n_tokens) << where;
+        for (int64_t j = 0; j < n_tokens; ++j)
+          EXPECT_NEAR(scores[l].head(h)[j], ref[h][j], 1e-6 * scale + rel_tol * std::fabs(ref[h][j]))
+              << where << " position " << j;
+        expect_top_selection(ref[h], kept_positions(run.cache, l, h), n_kept, 1e-5 * scale, where);
+      }
+    }
+  }
+
+  void expect_error(const std::string& spec, int64_t n_tokens, const std::string& piece) const {
+    auto m = model();
+    ThreadPool pool(1);
+    auto press = make_press(spec, 0.5);
+    try {
+      prefill(*m, tiny_token_ids(n_tokens, 1), press.get(), pool);
+      ADD_FAILURE() << "no error for " << spec << " on " << n_tokens << " tokens";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(piece), std::string::npos) << e.what();
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------- PyramidKV
+
+TEST_P(ScorerPressScores, PyramidKvBudgetsShrinkWithDepth) {
+  // window 8, S 100: the pyramid applies (max = S - w = 92); 4 layers give 4 different budgets.
+  for (int64_t n_layers : {2, 4}) {
+    auto m = model(n_layers);
+    for (double r : {0.25, 0.5}) {
+      std::vector<int64_t> budgets;
+      for (int64_t l = 0; l < n_layers; ++l) budgets.push_back(ref_pyramidkv_budget(100, r, l, n_layers, 8, 20));
+      for (int64_t l = 1; l < n_layers; ++l) EXPECT_LT(budgets[l], budgets[l - 1]) << "ratio " << r;
+      check(*m, "pyramidkv:window_size=8,kernel_size=5", r, 100,
+            [](const LayerSnapshot& s, const ModelConfig& c) { return ref_snapkv(s, c, 8, 5); },
+            [&](int64_t l) { return budgets[l]; });
+    }
+  }
+  // Written out: window 8, S 100, 2 layers, ratio 0.25 -> max 92, min 2*75 - 92 = 58.
+  EXPECT_EQ(ref_pyramidkv_budget(100, 0.25, 0, 2, 8, 20), 92);
+  EXPECT_EQ(ref_pyramidkv_budget(100, 0.25, 1, 2, 8, 20), 58);
+}
+
+TEST_P(ScorerPressScores, PyramidKvRoundsHalfToEven) {
+  // S 101, ratio 0.5, window 8, 3 layers: budgets 93, round(50.5) = 50 (not 51), 8.
+  EXPECT_EQ(ref_pyramidkv_budget(101, 0.5, 1, 3, 8, 20), 50);
+  auto m = model(3);
+  const int64_t expected[] = {93, 50, 8};
+  check(*m, "pyramidkv:window_size=8", 0.5, 101,
+        [](const LayerSnapshot& s, const ModelConfig& c) { return ref_snapkv(s, c, 8, 5); },
+        [&](int64_t l) { return expected[l]; });
+  // Fallback (default window 64, S 103): round(51.5) = 52 in every layer, where int() would keep 51;
+  // at 0.9, round(100 * 0.09999999999999998) = 10 (int() gives 9).
+  check(*m, "pyramidkv", 0.5, 103,
+        [](const LayerSnapshot& s, const ModelConfig& c) { return ref_snapkv(s, c, 64, 5); },
+        [](int64_t) { return 52; });
+  check(*m, "pyramidkv", 0.9, 100,
+        [](const LayerSnapshot& s, const ModelConfig& c) { return ref_snapkv(s, c, 64, 5); },
+        [](int64_t) { return 10; });
+}
+
+TEST_P(ScorerPressScores, PyramidKvMeanBudgetIsTheRatio) {
+  // kvpress's test: the mean budget over layers is S(1 - r) within 1e-3 (relative) where the
+  // pyramid applies.
+  for (int64_t L : {2, 8, 32})
+    for (int64_t S : {500, 1000, 4096})
+      for (double r : {0.1, 0.25, 0.5, 0.75}) {
+        double sum = 0;
+        for (int64_t l = 0; l < L; ++l) sum += (double)ref_pyramidkv_budget(S, r, l, L, 64, 20);
+        EXPECT_NEAR(sum / (double)L, (double)S * (1 - r), 1e-3 * (double)S * (1 - r) + 0.5)
+            << "L " << L << " S " << S << " r " << r;
+      }
+}
+
+// Chunked prefill: after each pass a layer keeps min(held + chunk, budget(tokens read so far)).
+TEST_P(ScorerPressScores, PyramidKvChunkedPrefillBudgets) {
+  auto m = model(3);
+  ThreadPool pool(1);
+  for (double r : {0.25, 0.5}) {
+    auto press = make_press("pyramidkv:window_size=8", r);
+    KvCache cache = m->make_cache();
+    PressPrefill hooks(press.get());
+    prefill_context(*m, cache, pool, tiny_token_ids(200, 2), hooks, {}, 30);
+    for (int64_t l = 0; l < 3; ++l) {
+      int64_t held = 0;
+      for (int64_t begin = 0; begin < 200; begin += 30) {
+        const int64_t end = std::min<int64_t>(begin + 30, 200);
+        held = std::min(held + end - begin, ref_pyramidkv_budget(end, r, l, 3, 8, 20));
+      }
+      for (int64_t h = 0; h < m->config().n_heads_kv; ++h)
+        EXPECT_EQ(cache.length(l, h), held) << "ratio " << r << " layer " << l;
+    }
+  }
+}
+
+TEST_P(ScorerPressScores, PyramidKvRequirements) {
+  expect_error("pyramidkv", 64, "press 'pyramidkv' needs more than window_size=64 context tokens (got 64");
+  EXPECT_THROW(make_press("pyramidkv:beta=0", 0.5), Error);
+  EXPECT_THROW(make_press("pyramidkv:kernel_size=4", 0.5), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, ScorerPressScores, ::testing::Values("llama", "qwen2", "qwen3"));
+
+}  // namespace
+}  // namespace kvpress::testing
