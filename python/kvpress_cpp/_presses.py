@@ -19,6 +19,7 @@ _CLASS_NAMES = {
     "keydiff": "KeyDiffPress",
     "cam": "CAMPress",
     "pyramidkv": "PyramidKVPress",
+    "lagkv": "LagKVPress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}

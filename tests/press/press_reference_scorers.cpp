@@ -33,4 +33,54 @@ int64_t ref_pyramidkv_budget(int64_t S_tokens, double ratio, int64_t layer, int6
   return (int64_t)round_half_even(hi - (double)layer * step);
 }
 
+RefScores ref_lagkv(const LayerSnapshot& s, int64_t n_sink, int64_t lag, bool cross_scoring) {
+  RefScores out;
+  for (size_t h = 0; h < s.keys.size(); ++h) {
+    const int64_t S = s.length((int64_t)h), d = (int64_t)s.keys[h].size() / S;
+    std::vector<double> row((size_t)S, 1.0);
+    if (S < n_sink + 2 * lag) {
+      for (int64_t i = 0; n_sink + i < S; ++i) row[n_sink + i] = (double)i / (double)(S - n_sink);
+      out.push_back(row);
+      continue;
+    }
+    const int64_t m = (S - n_sink) / lag;  // full partitions; the last one (and the rest) stays at 1
+    for (int64_t p = 0; p + 1 < m; ++p) {
+      const int64_t first = n_sink + p * lag, ref_first = first + lag;
+      std::vector<double> f((size_t)lag, 0.0);
+      for (const auto* x : {&s.keys[h], &s.values[h]}) {
+        std::vector<double> sigma((size_t)lag);
+        for (int64_t t = 0; t < lag; ++t) {
+          std::vector<double> z((size_t)d);
+          for (int64_t c = 0; c < d; ++c) {
+            double mn = INFINITY, mx = -INFINITY;
+            for (int64_t r = ref_first; r < ref_first + lag; ++r) {
+              mn = std::min(mn, (double)(*x)[r * d + c]);
+              mx = std::max(mx, (double)(*x)[r * d + c]);
+            }
+            z[c] = ((*x)[(first + t) * d + c] - mn) / (mx - mn);
+          }
+          double mean = 0, var = 0;
+          for (double v : z) mean += v / (double)d;
+          for (double v : z) var += (v - mean) * (v - mean) / (double)(d - 1);
+          sigma[t] = std::sqrt(var);
+        }
+        double total = 0;
+        for (double v : sigma) total += std::exp(v);
+        for (int64_t t = 0; t < lag; ++t) f[t] += std::exp(sigma[t]) / total / 2.0;  // (f(K) + f(V)) / 2
+      }
+      for (int64_t t = 0; t < lag; ++t) {
+        if (cross_scoring) {
+          row[first + t] = f[t];
+          continue;
+        }
+        int64_t rank = 0;  // how many tokens of the partition score lower
+        for (int64_t u = 0; u < lag; ++u) rank += f[u] < f[t] || (f[u] == f[t] && u < t);
+        row[first + t] = (double)rank / (double)lag;
+      }
+    }
+    out.push_back(row);
+  }
+  return out;
+}
+
 }  // namespace kvpress::testing

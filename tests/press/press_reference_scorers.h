@@ -15,4 +15,7 @@ namespace kvpress::testing {
 int64_t ref_pyramidkv_budget(int64_t S, double ratio, int64_t layer, int64_t n_layers, int64_t window_size,
                              int64_t beta);
 
+// LagKV (spec §2.18).
+RefScores ref_lagkv(const LayerSnapshot& s, int64_t n_sink, int64_t lag_size, bool cross_scoring);
+
 }  // namespace kvpress::testing

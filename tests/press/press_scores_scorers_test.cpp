@@ -159,6 +159,26 @@ TEST_P(ScorerPressScores, PyramidKvRequirements) {
   EXPECT_THROW(make_press("pyramidkv:kernel_size=4", 0.5), Error);
 }
 
+// -------------------------------------------------------------------------------------------------- LagKV
+
+TEST_P(ScorerPressScores, LagKv) {
+  auto m = model();
+  // S = 100, lag 16: 6 full partitions after 4 sinks (the last one and the 0 rest are kept), 5 scored.
+  for (double r : {0.25, 0.5, 0.9})
+    check(*m, "lagkv:lag_size=16", r, 100,
+          [](const LayerSnapshot& s, const ModelConfig&) { return ref_lagkv(s, 4, 16, false); });
+  // A remainder after the last full partition (S = 90, lag 20: 4 partitions and a rest of 6).
+  check(*m, "lagkv:n_sink=0,lag_size=20", 0.5, 90,
+        [](const LayerSnapshot& s, const ModelConfig&) { return ref_lagkv(s, 0, 20, false); });
+  // cross_scoring keeps the softmax values.
+  for (double r : {0.25, 0.75})
+    check(*m, "lagkv:lag_size=12,cross_scoring=true", r, 100,
+          [](const LayerSnapshot& s, const ModelConfig&) { return ref_lagkv(s, 4, 12, true); });
+  // Shorter than n_sink + 2 lag (the default 128): recency order, sinks first.
+  for (double r : {0.5, 0.9})
+    check(*m, "lagkv", r, 100, [](const LayerSnapshot& s, const ModelConfig&) { return ref_lagkv(s, 4, 128, false); });
+}
+
 INSTANTIATE_TEST_SUITE_P(Archs, ScorerPressScores, ::testing::Values("llama", "qwen2", "qwen3"));
 
 }  // namespace
