@@ -83,4 +83,37 @@ RefScores ref_lagkv(const LayerSnapshot& s, int64_t n_sink, int64_t lag, bool cr
   return out;
 }
 
+RefScores ref_cur(const LayerSnapshot& s, int64_t num_sinks, const std::string& type, int64_t w) {
+  RefScores out;
+  for (size_t h = 0; h < s.keys.size(); ++h) {
+    const int64_t S = s.length((int64_t)h), d = (int64_t)s.keys[h].size() / S;
+    auto sq = [&](const std::vector<float>& x) {
+      std::vector<double> n((size_t)S, 0.0);
+      for (int64_t j = 0; j < S; ++j)
+        for (int64_t i = 0; i < d; ++i) n[j] += (double)x[j * d + i] * x[j * d + i];
+      if (w > 0) {
+        // Zero-pad to a multiple of w, then each window divided by its sum.
+        const int64_t padded = (S + w - 1) / w * w;
+        n.resize((size_t)padded, 0.0);
+        for (int64_t b = 0; b < padded; b += w) {
+          double sum = 0;
+          for (int64_t j = b; j < b + w; ++j) sum += n[j];
+          for (int64_t j = b; j < b + w; ++j) n[j] /= sum;
+        }
+        n.resize((size_t)S);
+      }
+      return n;
+    };
+    const auto k2 = sq(s.keys[h]), v2 = sq(s.values[h]);
+    std::vector<double> row((size_t)S);
+    for (int64_t j = 0; j < S; ++j)
+      row[j] = type == "key" ? k2[j] : type == "value" ? v2[j] : type == "kv_avg" ? (k2[j] + v2[j]) / 2 : k2[j] * v2[j];
+    double total = 0;
+    for (double v : row) total += v;
+    for (int64_t j = 0; j < S; ++j) row[j] = j < num_sinks ? 1.0 : row[j] / total;
+    out.push_back(row);
+  }
+  return out;
+}
+
 }  // namespace kvpress::testing

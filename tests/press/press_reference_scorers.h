@@ -18,4 +18,8 @@ int64_t ref_pyramidkv_budget(int64_t S, double ratio, int64_t layer, int64_t n_l
 // LagKV (spec §2.18).
 RefScores ref_lagkv(const LayerSnapshot& s, int64_t n_sink, int64_t lag_size, bool cross_scoring);
 
+// CUR without the random projection (spec §2.22): leverage_type "key", "value", "kv_avg" or "kv_product";
+// local_window 0 = no local approximation.
+RefScores ref_cur(const LayerSnapshot& s, int64_t num_sinks, const std::string& leverage_type, int64_t local_window);
+
 }  // namespace kvpress::testing

@@ -179,6 +179,46 @@ TEST_P(ScorerPressScores, LagKv) {
     check(*m, "lagkv", r, 100, [](const LayerSnapshot& s, const ModelConfig&) { return ref_lagkv(s, 4, 128, false); });
 }
 
+// ---------------------------------------------------------------------------------------------------- CUR
+
+TEST_P(ScorerPressScores, Cur) {
+  auto m = model();
+  for (double r : {0.25, 0.5, 0.9})
+    check(*m, "cur", r, 100, [](const LayerSnapshot& s, const ModelConfig&) { return ref_cur(s, 4, "kv_product", 16); });
+  for (const char* type : {"key", "value", "kv_avg", "kv_product"}) {
+    const std::string t = type;
+    check(*m, "cur:leverage_type=" + t, 0.5, 90,
+          [&](const LayerSnapshot& s, const ModelConfig&) { return ref_cur(s, 4, t, 16); });
+    check(*m, "cur:leverage_type=" + t + ",use_local_approximation=false,num_sinks=2", 0.75, 90,
+          [&](const LayerSnapshot& s, const ModelConfig&) { return ref_cur(s, 2, t, 0); });
+  }
+  // A window that does not divide S (last window of 6 of 7 padded with zeros).
+  check(*m, "cur:local_window_size=7", 0.5, 90,
+        [](const LayerSnapshot& s, const ModelConfig&) { return ref_cur(s, 4, "kv_product", 7); });
+  EXPECT_THROW(make_press("cur:leverage_type=sum", 0.5), Error);
+}
+
+// With the random projection the draws are seeded: the same selection for a fresh press and after
+// reset(), and a different one from the exact norms.
+TEST_P(ScorerPressScores, CurRandomLeverageIsSeeded) {
+  auto m = model();
+  ThreadPool pool(1);
+  const auto ids = tiny_token_ids(100, 3);
+  auto a = make_press("cur:use_random_leverage=true", 0.5), b = make_press("cur:use_random_leverage=true", 0.5);
+  auto exact = make_press("cur", 0.5);
+  const auto ra = prefill(*m, ids, a.get(), pool), rb = prefill(*m, ids, b.get(), pool);
+  const auto ra2 = prefill(*m, ids, a.get(), pool), re = prefill(*m, ids, exact.get(), pool);
+  bool differs = false;
+  for (int64_t l = 0; l < m->config().n_layers; ++l)
+    for (int64_t h = 0; h < m->config().n_heads_kv; ++h) {
+      EXPECT_EQ(kept_positions(ra.cache, l, h), kept_positions(rb.cache, l, h));
+      EXPECT_EQ(kept_positions(ra.cache, l, h), kept_positions(ra2.cache, l, h));
+      EXPECT_EQ(ra.cache.length(l, h), 50);
+      differs |= kept_positions(ra.cache, l, h) != kept_positions(re.cache, l, h);
+    }
+  EXPECT_TRUE(differs);
+}
+
 INSTANTIATE_TEST_SUITE_P(Archs, ScorerPressScores, ::testing::Values("llama", "qwen2", "qwen3"));
 
 }  // namespace
