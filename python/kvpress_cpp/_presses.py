@@ -21,6 +21,7 @@ _CLASS_NAMES = {
     "pyramidkv": "PyramidKVPress",
     "lagkv": "LagKVPress",
     "cur": "CURPress",
+    "cap": "CapPress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}

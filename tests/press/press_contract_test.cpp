@@ -87,7 +87,7 @@ std::vector<int32_t> protected_positions(const PressSpec& s, int64_t S) {
   if (s.name == "tova") p.push_back((int32_t)(S - 1));
   if (s.name == "cur")
     for (int64_t j = 0; j < std::stoll(param(s, "num_sinks", "4")); ++j) p.push_back((int32_t)j);
-  if (s.name == "streaming_llm" || s.name == "expected_attention_press" || s.name == "lagkv")
+  if (s.name == "streaming_llm" || s.name == "expected_attention_press" || s.name == "lagkv" || s.name == "cap")
     for (int64_t j = 0; j < std::stoll(param(s, "n_sink", "4")); ++j) p.push_back((int32_t)j);
   return p;
 }

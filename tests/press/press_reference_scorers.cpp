@@ -17,6 +17,62 @@ double round_half_even(double x) {
   return std::fmod(f, 2.0) == 0.0 ? f : f + 1;
 }
 
+// Our GGUF RoPE layouts: llama rotates (2i, 2i+1), qwen2/qwen3 rotate (i, i + d/2).
+struct Layout {
+  int64_t d, half;
+  bool adjacent;
+  std::vector<double> theta;
+  explicit Layout(const ModelConfig& c) : d(c.head_dim), half(c.head_dim / 2), adjacent(c.arch == "llama") {
+    for (int64_t i = 0; i < half; ++i) theta.push_back(std::pow((double)c.rope_base, -2.0 * (double)i / (double)d));
+  }
+  int64_t first(int64_t i) const { return adjacent ? 2 * i : i; }
+  int64_t second(int64_t i) const { return adjacent ? 2 * i + 1 : i + half; }
+  // Rotates x (our layout) by angle pos * theta.
+  std::vector<double> rotate(const float* x, double pos) const {
+    std::vector<double> v(x, x + d);
+    for (int64_t i = 0; i < half; ++i) {
+      const double a = pos * theta[i], x0 = v[first(i)], x1 = v[second(i)];
+      v[first(i)] = std::cos(a) * x0 - std::sin(a) * x1;
+      v[second(i)] = std::sin(a) * x0 + std::cos(a) * x1;
+    }
+    return v;
+  }
+  // To HF half-split order: hf[i] = x[first(i)], hf[i + d/2] = x[second(i)].
+  template <class T>
+  std::vector<double> to_hf(const T* x) const {
+    std::vector<double> v((size_t)d);
+    for (int64_t i = 0; i < half; ++i) {
+      v[i] = x[first(i)];
+      v[i + half] = x[second(i)];
+    }
+    return v;
+  }
+};
+
+// Solves A x = b (Gaussian elimination with partial pivoting, in double).
+std::vector<double> solve(std::vector<double> A, std::vector<double> b) {
+  const int64_t n = (int64_t)b.size();
+  for (int64_t col = 0; col < n; ++col) {
+    int64_t piv = col;
+    for (int64_t r = col + 1; r < n; ++r)
+      if (std::fabs(A[r * n + col]) > std::fabs(A[piv * n + col])) piv = r;
+    for (int64_t k = 0; k < n; ++k) std::swap(A[col * n + k], A[piv * n + k]);
+    std::swap(b[col], b[piv]);
+    for (int64_t r = col + 1; r < n; ++r) {
+      const double f = A[r * n + col] / A[col * n + col];
+      for (int64_t k = col; k < n; ++k) A[r * n + k] -= f * A[col * n + k];
+      b[r] -= f * b[col];
+    }
+  }
+  std::vector<double> x((size_t)n);
+  for (int64_t r = n - 1; r >= 0; --r) {
+    double v = b[r];
+    for (int64_t k = r + 1; k < n; ++k) v -= A[r * n + k] * x[k];
+    x[r] = v / A[r * n + r];
+  }
+  return x;
+}
+
 }  // namespace
 
 int64_t ref_pyramidkv_budget(int64_t S_tokens, double ratio, int64_t layer, int64_t n_layers, int64_t window_size,
@@ -113,6 +169,68 @@ RefScores ref_cur(const LayerSnapshot& s, int64_t num_sinks, const std::string& 
     for (int64_t j = 0; j < S; ++j) row[j] = j < num_sinks ? 1.0 : row[j] / total;
     out.push_back(row);
   }
+  return out;
+}
+
+RefScores ref_cap(const LayerSnapshot& s, const ModelConfig& c, double tau, int64_t n_future, int64_t n_sink,
+                  double epsilon) {
+  const Layout lay(c);
+  const int64_t H = c.n_heads, Hkv = c.n_heads_kv, G = H / Hkv, d = c.head_dim, half = d / 2;
+  const int64_t T = s.n_tokens, S = s.length(0), n = S - n_sink;
+  // R = mean over p = T .. T + n_future - 1 of diag(cos_p) + diag(sin_p) P, P = [[0, -I], [I, 0]].
+  std::vector<double> R((size_t)(d * d), 0.0);
+  for (int64_t p = T; p < T + n_future; ++p)
+    for (int64_t i = 0; i < d; ++i) {
+      const double a = (double)p * lay.theta[i % half];
+      R[i * d + i] += std::cos(a) / (double)n_future;
+      if (i < half) R[i * d + i + half] -= std::sin(a) / (double)n_future;
+      else R[i * d + i - half] += std::sin(a) / (double)n_future;
+    }
+  RefScores out((size_t)Hkv, std::vector<double>((size_t)S, 0.0));
+  for (int64_t h = 0; h < H; ++h) {
+    const int64_t g = h / G;
+    // anchor = mean over t >= n_sink of R q_t (pre-RoPE queries in HF layout).
+    std::vector<double> anchor((size_t)d, 0.0);
+    for (int64_t t = n_sink; t < T; ++t) {
+      const auto q = lay.to_hf(lay.rotate(&s.queries[(t * H + h) * d], -(double)s.positions[t]).data());
+      for (int64_t i = 0; i < d; ++i)
+        for (int64_t k = 0; k < d; ++k) anchor[i] += R[i * d + k] * q[k] / (double)(T - n_sink);
+    }
+    double an = 0;
+    for (double v : anchor) an += v * v;
+    an = std::sqrt(an);
+    std::vector<double> w((size_t)n);
+    std::vector<std::vector<double>> v((size_t)n);
+    double wmax = -INFINITY;
+    for (int64_t j = 0; j < n; ++j) {
+      const auto k = lay.to_hf(&s.keys[g][(n_sink + j) * d]);
+      v[j] = lay.to_hf(&s.values[g][(n_sink + j) * d]);
+      double dot = 0, kn = 0;
+      for (int64_t i = 0; i < d; ++i) {
+        dot += anchor[i] * k[i];
+        kn += k[i] * k[i];
+      }
+      w[j] = tau * std::min(1.0, std::max(-1.0, dot / an / std::sqrt(kn)));
+      wmax = std::max(wmax, w[j]);
+    }
+    for (auto& x : w) x = std::exp(x - wmax);
+    std::vector<double> A((size_t)(d * d), 0.0);
+    for (int64_t i = 0; i < d; ++i) A[i * d + i] = 1.0;
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t a = 0; a < d; ++a)
+        for (int64_t b = 0; b < d; ++b) A[a * d + b] += (w[j] + epsilon) * v[j][a] * v[j][b];
+    for (int64_t j = 0; j < n; ++j) {
+      const auto x = solve(A, v[j]);
+      double lev = 0;
+      for (int64_t i = 0; i < d; ++i) lev += v[j][i] * x[i];
+      out[g][n_sink + j] += w[j] * lev / (double)G;
+    }
+  }
+  double m = -INFINITY;
+  for (const auto& row : out)
+    for (int64_t j = n_sink; j < S; ++j) m = std::max(m, row[j]);
+  for (auto& row : out)
+    for (int64_t j = 0; j < n_sink; ++j) row[j] = m + 1;
   return out;
 }
 

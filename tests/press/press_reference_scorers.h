@@ -22,4 +22,9 @@ RefScores ref_lagkv(const LayerSnapshot& s, int64_t n_sink, int64_t lag_size, bo
 // local_window 0 = no local approximation.
 RefScores ref_cur(const LayerSnapshot& s, int64_t num_sinks, const std::string& leverage_type, int64_t local_window);
 
+// Cap (spec §2.22). Pre-RoPE queries are recovered by rotating the snapshot's queries back (as
+// ref_expected_attention); the averaged rotation is built as a full d x d matrix in HF's layout.
+RefScores ref_cap(const LayerSnapshot& s, const ModelConfig& c, double tau, int64_t n_future, int64_t n_sink,
+                  double epsilon);
+
 }  // namespace kvpress::testing

@@ -219,6 +219,18 @@ TEST_P(ScorerPressScores, CurRandomLeverageIsSeeded) {
   EXPECT_TRUE(differs);
 }
 
+// ---------------------------------------------------------------------------------------------------- Cap
+
+TEST_P(ScorerPressScores, Cap) {
+  auto m = model();
+  for (double r : {0.25, 0.5, 0.9})
+    check(*m, "cap", r, 100,
+          [](const LayerSnapshot& s, const ModelConfig& c) { return ref_cap(s, c, 5.0, 512, 4, 1e-6); });
+  check(*m, "cap:tau=1.5,n_future_positions=16,n_sink=0,epsilon=0.01", 0.5, 60,
+        [](const LayerSnapshot& s, const ModelConfig& c) { return ref_cap(s, c, 1.5, 16, 0, 0.01); });
+  expect_error("cap", 4, "press 'cap' needs more context tokens than n_sink=4");
+}
+
 INSTANTIATE_TEST_SUITE_P(Archs, ScorerPressScores, ::testing::Values("llama", "qwen2", "qwen3"));
 
 }  // namespace
