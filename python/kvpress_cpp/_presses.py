@@ -22,6 +22,9 @@ _CLASS_NAMES = {
     "lagkv": "LagKVPress",
     "cur": "CURPress",
     "cap": "CapPress",
+    "leverage": "LeverageScorePress",
+    "non_causal_attention": "NonCausalAttnPress",
+    "compactor": "CompactorPress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "press/gaussian.h"
+
 namespace kvpress::testing {
 namespace {
 
@@ -71,6 +73,19 @@ std::vector<double> solve(std::vector<double> A, std::vector<double> b) {
     x[r] = v / A[r * n + r];
   }
   return x;
+}
+
+// z-score over every value of every head, unbiased std floored at 1e-6.
+void zscore_all(RefScores& r) {
+  double n = 0, mean = 0, sq = 0;
+  for (const auto& row : r)
+    for (double v : row) mean += v, n += 1;
+  mean /= n;
+  for (const auto& row : r)
+    for (double v : row) sq += (v - mean) * (v - mean);
+  const double sd = std::max(std::sqrt(sq / (n - 1)), 1e-6);
+  for (auto& row : r)
+    for (double& v : row) v = (v - mean) / sd;
 }
 
 }  // namespace
@@ -231,6 +246,97 @@ RefScores ref_cap(const LayerSnapshot& s, const ModelConfig& c, double tau, int6
     for (int64_t j = n_sink; j < S; ++j) m = std::max(m, row[j]);
   for (auto& row : out)
     for (int64_t j = 0; j < n_sink; ++j) row[j] = m + 1;
+  return out;
+}
+
+RefScores ref_leverage(const LayerSnapshot& s, const ModelConfig& c, int64_t begin, int64_t end, int64_t k) {
+  const Layout lay(c);
+  const int64_t Hkv = c.n_heads_kv, d = c.head_dim, n = end - begin;
+  GaussianDraws gauss(kSketchSeed + 0x9E3779B97F4A7C15ull * (uint64_t)s.layer);
+  RefScores out;
+  for (int64_t h = 0; h < Hkv; ++h) {
+    std::vector<double> phi((size_t)(d * k));
+    for (double& v : phi) v = gauss.next() / std::sqrt((double)k);
+    std::vector<std::vector<double>> key;
+    std::vector<double> mean((size_t)d, 0.0);
+    for (int64_t t = begin; t < end; ++t) {
+      key.push_back(lay.rotate(&s.keys[h][t * d], -(double)s.key_positions[h][t]));
+      for (int64_t i = 0; i < d; ++i) mean[i] += key.back()[i] / (double)n;
+    }
+    std::vector<std::vector<double>> X((size_t)n, std::vector<double>((size_t)k, 0.0));
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t j = 0; j < k; ++j)
+        for (int64_t i = 0; i < d; ++i) X[t][j] += (key[t][i] - mean[i]) * phi[i * k + j];
+    std::vector<double> M((size_t)(k * k), 0.0);
+    for (int64_t a = 0; a < k; ++a) {
+      M[a * k + a] = 1e-2;
+      for (int64_t b = 0; b < k; ++b)
+        for (int64_t t = 0; t < n; ++t) M[a * k + b] += X[t][a] * X[t][b];
+    }
+    std::vector<double> row((size_t)n);
+    for (int64_t t = 0; t < n; ++t) {
+      const auto y = solve(M, X[t]);
+      double lev = 0;
+      for (int64_t j = 0; j < k; ++j) lev += X[t][j] * y[j];
+      row[t] = std::max(lev, 0.0);
+    }
+    out.push_back(row);
+  }
+  zscore_all(out);
+  return out;
+}
+
+RefScores ref_non_causal(const LayerSnapshot& s, const ModelConfig& c, int64_t begin, int64_t end, int64_t chunk) {
+  const int64_t H = c.n_heads, Hkv = c.n_heads_kv, G = H / Hkv, d = c.head_dim, n = end - begin;
+  const int64_t n_pad = (n + chunk - 1) / chunk * chunk;
+  RefScores out((size_t)Hkv, std::vector<double>((size_t)n, 0.0));
+  for (int64_t h = 0; h < H; ++h) {
+    const int64_t g = h / G;
+    std::vector<double> mass((size_t)n, 0.0);
+    for (int64_t c0 = 0; c0 < n_pad; c0 += chunk) {
+      const bool last = c0 + chunk == n_pad;
+      for (int64_t i = c0; i < c0 + chunk; ++i) {
+        std::vector<double> logit((size_t)chunk, 0.0);
+        for (int64_t j = c0; j < c0 + chunk; ++j) {
+          double dot = 0;  // zero rows past n
+          if (i < n && j < n)
+            for (int64_t e = 0; e < d; ++e) dot += (double)s.queries[((begin + i) * H + h) * d + e] * s.keys[g][(begin + j) * d + e];
+          if (last && i >= n) dot = 0;      // padded query rows
+          if (last && j >= n) dot = -1e-9;  // padded key columns
+          logit[j - c0] = dot;
+        }
+        const double mx = *std::max_element(logit.begin(), logit.end());
+        double sum = 0;
+        for (double v : logit) sum += std::exp(v - mx);
+        for (int64_t j = c0; j < std::min(n, c0 + chunk); ++j) mass[j] += std::exp(logit[j - c0] - mx) / sum;
+      }
+    }
+    for (int64_t t = 0; t < n; ++t) {
+      double vn = 0;
+      for (int64_t e = 0; e < d; ++e) vn += (double)s.values[g][(begin + t) * d + e] * s.values[g][(begin + t) * d + e];
+      out[g][t] += mass[t] / (double)G * std::sqrt(vn);
+    }
+  }
+  RefScores pooled = out;
+  for (int64_t g = 0; g < Hkv; ++g)
+    for (int64_t t = 0; t < n; ++t)
+      pooled[g][t] = ((t > 0 ? out[g][t - 1] : 0.0) + out[g][t] + (t + 1 < n ? out[g][t + 1] : 0.0)) / 3.0;
+  zscore_all(pooled);
+  return pooled;
+}
+
+RefScores ref_compactor(const LayerSnapshot& s, const ModelConfig& c, int64_t sink_start, int64_t sink_end,
+                        int64_t chunk, int64_t k, double beta) {
+  const int64_t S = s.length(0);
+  const int64_t l = std::min(sink_start, S), r = std::min(sink_end, std::max<int64_t>(0, S - l));
+  const RefScores lev = ref_leverage(s, c, l, S - r, k), nc = ref_non_causal(s, c, l, S - r, chunk);
+  RefScores out((size_t)c.n_heads_kv, std::vector<double>((size_t)S, 0.0));
+  double mx = -INFINITY;
+  for (int64_t g = 0; g < c.n_heads_kv; ++g)
+    for (int64_t t = l; t < S - r; ++t) mx = std::max(mx, out[g][t] = beta * lev[g][t - l] + nc[g][t - l]);
+  for (auto& row : out)
+    for (int64_t t = 0; t < S; ++t)
+      if (t < l || t >= S - r) row[t] = mx;
   return out;
 }
 

@@ -27,4 +27,15 @@ RefScores ref_cur(const LayerSnapshot& s, int64_t num_sinks, const std::string& 
 RefScores ref_cap(const LayerSnapshot& s, const ModelConfig& c, double tau, int64_t n_future, int64_t n_sink,
                   double epsilon);
 
+// Leverage z-scores of tokens [begin, end) per KV head (spec §2.22): pre-RoPE keys recovered by
+// rotating the snapshot's keys back; the sketch Phi [d, k] per head is the documented seeded draw
+// (press/gaussian.h started at kSketchSeed + 0x9E3779B97F4A7C15 * layer, heads in order, Phi row-major,
+// each draw / sqrt(k)), the only thing taken from the library. [n_heads_kv][end - begin]
+RefScores ref_leverage(const LayerSnapshot& s, const ModelConfig& c, int64_t begin, int64_t end, int64_t k);
+// Non-causal chunked attention z-scores of tokens [begin, end) (spec §2.22, kvpress's padding quirks).
+RefScores ref_non_causal(const LayerSnapshot& s, const ModelConfig& c, int64_t begin, int64_t end, int64_t chunk);
+// Compactor: beta * leverage + non-causal over the middle, ends padded with the max.
+RefScores ref_compactor(const LayerSnapshot& s, const ModelConfig& c, int64_t sink_start, int64_t sink_end,
+                        int64_t chunk, int64_t k, double beta);
+
 }  // namespace kvpress::testing

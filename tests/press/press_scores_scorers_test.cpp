@@ -36,7 +36,7 @@ class ScorerPressScores : public ::testing::TestWithParam<std::string> {
   // (relative tolerance) and its kept positions against the top-n_kept(layer) of the reference.
   void check(const Model& m, const std::string& press_spec, double ratio, int64_t n_tokens,
                    const Reference& reference, const std::function<int64_t(int64_t layer)>& n_kept_of = {},
-                   double rel_tol = 2e-4) {
+                   double rel_tol = 2e-4, double abs_tol = 1e-6, const KvTypes& kv_types = {}) {
     const auto& c = m.config();
     ThreadPool pool(2);
     auto press = make_press(press_spec, ratio);
@@ -46,7 +46,7 @@ class ScorerPressScores : public ::testing::TestWithParam<std::string> {
     const auto run = prefill(m, tiny_token_ids(n_tokens, 5), press.get(), pool, [&](const LayerPrefill& layer) {
       scores.emplace_back();
       scorer->score(layer, scores.back());
-    });
+    }, kv_types);
     EXPECT_EQ((int64_t)run.snapshots.size(), c.n_layers);
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const RefScores ref = reference(run.snapshots[l], c);
@@ -61,7 +61,7 @@ class ScorerPressScores : public ::testing::TestWithParam<std::string> {
                                   " head " + std::to_string(h);
         EXPECT_EQ(scores[l].n_tokens, n_tokens) << where;
         for (int64_t j = 0; j < n_tokens; ++j)
-          EXPECT_NEAR(scores[l].head(h)[j], ref[h][j], 1e-6 * scale + rel_tol * std::fabs(ref[h][j]))
+          EXPECT_NEAR(scores[l].head(h)[j], ref[h][j], abs_tol * scale + rel_tol * std::fabs(ref[h][j]))
               << where << " position " << j;
         expect_top_selection(ref[h], kept_positions(run.cache, l, h), n_kept, 1e-5 * scale, where);
       }
@@ -229,6 +229,68 @@ TEST_P(ScorerPressScores, Cap) {
   check(*m, "cap:tau=1.5,n_future_positions=16,n_sink=0,epsilon=0.01", 0.5, 60,
         [](const LayerSnapshot& s, const ModelConfig& c) { return ref_cap(s, c, 1.5, 16, 0, 0.01); });
   expect_error("cap", 4, "press 'cap' needs more context tokens than n_sink=4");
+}
+
+// --------------------------------------------------- Leverage, NonCausalAttn, Compactor (prefill only)
+
+// Keys stored in f32 so that rotating them back gives the pre-RoPE keys the press recomputes.
+const KvTypes kF32 = {KvType::F32, KvType::F32};
+
+TEST_P(ScorerPressScores, Leverage) {
+  auto m = model();
+  for (double r : {0.25, 0.5, 0.9})
+    check(*m, "leverage", r, 100,
+          [](const LayerSnapshot& s, const ModelConfig& c) { return ref_leverage(s, c, 0, s.length(0), 48); }, {},
+          1e-3, 1e-4, kF32);
+  check(*m, "leverage:sketch_dimension=8", 0.5, 70,
+        [](const LayerSnapshot& s, const ModelConfig& c) { return ref_leverage(s, c, 0, s.length(0), 8); }, {}, 1e-3,
+        1e-4, kF32);
+}
+
+TEST_P(ScorerPressScores, NonCausalAttention) {
+  auto m = model();
+  // chunk 256 > S: one chunk, mostly padding (the padded queries spread mass over every key).
+  for (double r : {0.25, 0.5, 0.9})
+    check(*m, "non_causal_attention", r, 100,
+          [](const LayerSnapshot& s, const ModelConfig& c) { return ref_non_causal(s, c, 0, s.length(0), 256); }, {},
+          1e-3, 1e-4);
+  // chunk 32: three full chunks and a padded last one; chunk 25 divides S exactly (no padding).
+  check(*m, "non_causal_attention:chunk_size=32", 0.5, 100,
+        [](const LayerSnapshot& s, const ModelConfig& c) { return ref_non_causal(s, c, 0, s.length(0), 32); }, {},
+        1e-3, 1e-4);
+  check(*m, "non_causal_attention:chunk_size=25", 0.75, 100,
+        [](const LayerSnapshot& s, const ModelConfig& c) { return ref_non_causal(s, c, 0, s.length(0), 25); }, {},
+        1e-3, 1e-4);
+}
+
+TEST_P(ScorerPressScores, Compactor) {
+  auto m = model();
+  // blending none: beta = the compression ratio.
+  for (double r : {0.25, 0.5, 0.9})
+    check(*m, "compactor", r, 100,
+          [r](const LayerSnapshot& s, const ModelConfig& c) { return ref_compactor(s, c, 8, 4, 256, 48, r); }, {},
+          1e-3, 1e-4, kF32);
+  check(*m, "compactor:blending=2,chunk_size=16,sink_size_start=2,sink_size_end=0,sketch_dimension=12", 0.5, 80,
+        [](const LayerSnapshot& s, const ModelConfig& c) { return ref_compactor(s, c, 2, 0, 16, 12, 2.0); }, {}, 1e-3,
+        1e-4, kF32);
+  expect_error("compactor", 13, "press 'compactor' needs at least 2 context tokens between");
+}
+
+// These scores read every token of a single pass: a chunked prefill is refused with a message.
+TEST_P(ScorerPressScores, PrefillOnlyPressesRefuseChunkedPrefill) {
+  auto m = model();
+  ThreadPool pool(1);
+  for (const char* spec : {"leverage", "non_causal_attention", "compactor", "adakv_compactor"}) {
+    auto press = make_press(spec, 0.5);
+    KvCache cache = m->make_cache();
+    PressPrefill hooks(press.get());
+    try {
+      prefill_context(*m, cache, pool, tiny_token_ids(100, 2), hooks, {}, 40);
+      ADD_FAILURE() << "no error for " << spec;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("scores a single-shot prefill only"), std::string::npos) << e.what();
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, ScorerPressScores, ::testing::Values("llama", "qwen2", "qwen3"));
