@@ -293,6 +293,53 @@ TEST_P(ScorerPressScores, PrefillOnlyPressesRefuseChunkedPrefill) {
   }
 }
 
+// Short contexts, chunked prefills, small parameters and every KV type: each press either works
+// (keeping at most the context, every head the same count) or throws Error; never a crash.
+TEST_P(ScorerPressScores, ShortContextsWorkOrThrowError) {
+  TinyModelSpec model_spec;
+  model_spec.arch = GetParam();
+  model_spec.head_dim = 32;  // one q4_0 block per row
+  auto m = make_tiny_model(model_spec);
+  ThreadPool pool(1);
+  const char* specs[] = {"pyramidkv:window_size=2",
+                         "lagkv:lag_size=1,n_sink=0",
+                         "lagkv:lag_size=3",
+                         "lagkv:lag_size=2,cross_scoring=true",
+                         "cur:local_window_size=1",
+                         "cur:use_random_leverage=true,num_sinks=0",
+                         "cap:n_sink=0",
+                         "cap",
+                         "leverage:sketch_dimension=1",
+                         "non_causal_attention:chunk_size=1",
+                         "compactor:sink_size_start=0,sink_size_end=0,chunk_size=3,sketch_dimension=2",
+                         "adakv_compactor"};
+  const KvType types[] = {KvType::F32, KvType::Q4_0};
+  int64_t worked = 0, refused = 0;
+  for (const char* spec : specs)
+    for (int64_t n : {1, 2, 3, 5, 9, 14, 33})
+      for (int64_t chunk : {0, 7})
+        for (KvType t : types) {
+          auto press = make_press(spec, 0.6);
+          KvCache cache = m->make_cache({t, t});
+          PressPrefill hooks(press.get());
+          try {
+            prefill_context(*m, cache, pool, tiny_token_ids(n, 4), hooks, {}, chunk);
+          } catch (const Error&) {
+            ++refused;
+            continue;
+          }
+          ++worked;
+          const bool adakv = std::string(spec).rfind("adakv", 0) == 0;
+          for (int64_t l = 0; l < m->config().n_layers; ++l)
+            for (int64_t h = 0; h < m->config().n_heads_kv; ++h) {
+              EXPECT_LE(cache.length(l, h), n) << spec;
+              if (!adakv) EXPECT_EQ(cache.length(l, h), cache.length(l, 0)) << spec << " n " << n;
+            }
+        }
+  EXPECT_GT(worked, 100);
+  EXPECT_GT(refused, 10);
+}
+
 INSTANTIATE_TEST_SUITE_P(Archs, ScorerPressScores, ::testing::Values("llama", "qwen2", "qwen3"));
 
 }  // namespace
