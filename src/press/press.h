@@ -93,6 +93,9 @@ class ScorerPress : public Press {
   // Entries a head of layer.layer keeps out of n_tokens: kept_count(n_tokens, ratio) (spec §1.4);
   // presses with a per-layer budget (pyramidkv) override it. Not called at ratio 0.
   virtual int64_t layer_budget(const LayerPrefill& layer, int64_t n_tokens) const;
+  // False when layer_budget is not kept_count (pyramidkv): decoding wrappers, which pick the ratio
+  // that leaves exactly target_size entries, refuse such a base.
+  virtual bool keeps_ratio_budget() const { return true; }
 
  private:
   double compression_ratio_;

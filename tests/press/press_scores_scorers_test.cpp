@@ -9,6 +9,7 @@
 
 #include "cache/kv_cache.h"
 #include "core/error.h"
+#include "pipeline/generator.h"
 #include "pipeline/prefill.h"
 #include "press/press_prefill.h"
 #include "press/press_registry.h"
@@ -350,6 +351,47 @@ TEST_P(ScorerPressScores, ShortContextsWorkOrThrowError) {
         }
   EXPECT_GT(worked, 100);
   EXPECT_GT(refused, 10);
+}
+
+// As decoding bases (spec §4.1): the cache-only and query-statistics scorers keep each head within
+// [target, target + interval - 1] while generating; presses reading every token's hidden states are
+// refused when the wrapper is built, non-causal attention (queries of every token) when it compresses.
+TEST_P(ScorerPressScores, AsDecodingBases) {
+  auto m = model();
+  ThreadPool pool(1);
+  for (const char* base : {"lagkv:lag_size=8", "cur", "cap"}) {
+    auto press = make_press(std::string("decoding(") + base + "):target_size=24,compression_interval=8", 0.0);
+    KvCache cache = m->make_cache();
+    GenerateOptions o;
+    o.max_new_tokens = 40;
+    o.stop_at_end_of_generation = false;
+    o.press = press.get();
+    int64_t steps = 0;
+    o.on_token = [&](int32_t) {
+      if (++steps < 10) return;  // after the first compression (the 30-token prompt is not compressed)
+      for (int64_t l = 0; l < m->config().n_layers; ++l)
+        for (int64_t h = 0; h < m->config().n_heads_kv; ++h) {
+          EXPECT_LE(cache.length(l, h), 24 + 8) << base;
+          EXPECT_GE(cache.length(l, h), 24) << base;
+        }
+    };
+    generate(*m, cache, pool, tiny_token_ids(30, 9), 0, o);
+  }
+  // PyramidKV's budgets would not follow target_size (layer 0 would grow without bound).
+  for (const char* base : {"leverage", "compactor", "pyramidkv", "adakv(pyramidkv)"})
+    EXPECT_THROW(make_press(std::string("decoding(") + base + ")", 0.0), Error) << base;
+  auto press = make_press("decoding(non_causal_attention):target_size=24,compression_interval=8", 0.0);
+  KvCache cache = m->make_cache();
+  GenerateOptions o;
+  o.max_new_tokens = 20;
+  o.stop_at_end_of_generation = false;
+  o.press = press.get();
+  try {
+    generate(*m, cache, pool, tiny_token_ids(30, 9), 0, o);
+    ADD_FAILURE() << "decoding(non_causal_attention) compressed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("single-shot prefill only"), std::string::npos) << e.what();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, ScorerPressScores, ::testing::Values("llama", "qwen2", "qwen3"));

@@ -37,6 +37,8 @@ class PyramidKvPress final : public ScorerPress {
     snapkv_->scorer()->score(layer, scores);
   }
 
+  bool keeps_ratio_budget() const override { return false; }
+
   // kvpress's get_layer_budget (spec §2.9), in double as Python computes it; round() is Python's
   // round-half-to-even (std::nearbyint under the default rounding mode).
   int64_t layer_budget(const LayerPrefill& layer, int64_t n_tokens) const override {
