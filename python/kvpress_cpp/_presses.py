@@ -18,6 +18,13 @@ _CLASS_NAMES = {
     "adakv": "AdaKVPress",
     "keydiff": "KeyDiffPress",
     "cam": "CAMPress",
+    "pyramidkv": "PyramidKVPress",
+    "lagkv": "LagKVPress",
+    "cur": "CURPress",
+    "cap": "CapPress",
+    "leverage": "LeverageScorePress",
+    "non_causal_attention": "NonCausalAttnPress",
+    "compactor": "CompactorPress",
     "simlayerkv": "SimLayerKVPress",
     "kvzip": "KVzipPress",
     "kvcompose": "KVComposePress",
@@ -42,7 +49,11 @@ def _value(text):
     try:
         return int(text)
     except ValueError:
+        pass
+    try:
         return float(text)
+    except ValueError:
+        return text  # enum-like text parameters, e.g. CURPress's leverage_type="kv_product"
 
 
 def _text(name, value, default):
@@ -52,6 +63,10 @@ def _text(name, value, default):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be a bool, got {value!r}")
         return "true" if value else "false"
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {value!r}")
+        return value
     if value is None:
         if default is not None:
             raise TypeError(f"{name} cannot be None")

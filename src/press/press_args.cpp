@@ -68,15 +68,26 @@ std::optional<uint64_t> PressArgs::optional_unsigned(const std::string& key) {
   return x;
 }
 
+std::optional<double> PressArgs::optional_real(const std::string& key, double min, double max) {
+  known_.emplace_back(key, "none");
+  const std::string* v = find(key);
+  if (!v || *v == "none") return std::nullopt;
+  double x = 0;
+  const auto r = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (r.ec != std::errc() || r.ptr != v->data() + v->size() || !std::isfinite(x) || x < min || x > max)
+    bad_value(key, *v, "none or a number in [" + format_number(min) + ", " + format_number(max) + "]");
+  return x;
+}
+
 std::string PressArgs::choice(const std::string& key, const std::string& fallback,
-                              const std::vector<std::string>& choices) {
+                              const std::vector<std::string>& options) {
   known_.emplace_back(key, fallback);
   const std::string* v = find(key);
   if (!v) return fallback;
-  if (std::find(choices.begin(), choices.end(), *v) != choices.end()) return *v;
-  std::string names;
-  for (const auto& c : choices) names.append(names.empty() ? "" : ", ").append(c);
-  bad_value(key, *v, "one of " + names);
+  if (std::find(options.begin(), options.end(), *v) != options.end()) return *v;
+  std::string list;
+  for (const auto& o : options) list.append(list.empty() ? "" : ", ").append(o);
+  bad_value(key, *v, "one of " + list);
 }
 
 std::vector<std::unique_ptr<Press>> PressArgs::take_inner(size_t min_count, size_t max_count) {

@@ -29,8 +29,9 @@ class PressArgs {
   double real(const std::string& key, double fallback, double min, double max);
   bool boolean(const std::string& key, bool fallback);  // true/false/1/0
   std::optional<uint64_t> optional_unsigned(const std::string& key);  // absent or "none" -> nullopt
-  // One of `choices` (a word, e.g. an aggregation "max" / "mean"); anything else throws Error.
-  std::string choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& choices);
+  std::optional<double> optional_real(const std::string& key, double min, double max);  // absent/"none" -> nullopt
+  // Enum-like text parameter: one of `options` (e.g. CUR's leverage_type=kv_product).
+  std::string choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& options);
 
   // Declares the press a wrapper taking between min_count and max_count inner presses (checked).
   std::vector<std::unique_ptr<Press>> take_inner(size_t min_count, size_t max_count);

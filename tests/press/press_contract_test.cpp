@@ -68,13 +68,26 @@ std::string param(const PressSpec& s, const std::string& key, const std::string&
   return fallback;
 }
 
+// PyramidKV keeps a per-layer budget (spec §2.9) instead of int(S(1 - r)): the pyramid when it fits
+// between window_size and S, else round(S(1 - r)) (Python's round, half to even).
+int64_t pyramidkv_kept(const PressSpec& s, int64_t S, double ratio, int64_t layer, int64_t n_layers) {
+  const double w = (double)std::stoll(param(s, "window_size", "64")), beta = (double)std::stoll(param(s, "beta", "20"));
+  const double kept = (double)S * (1.0 - ratio);
+  double lo = kept / beta, hi = 2.0 * kept - lo;
+  if (hi >= (double)S - w) hi = (double)S - w, lo = 2.0 * kept - hi;
+  if (!((double)S >= hi && hi >= lo && lo >= w)) return (int64_t)std::nearbyint(kept);
+  return (int64_t)std::nearbyint(hi - (double)layer * (hi - lo) / (double)(n_layers - 1));
+}
+
 // Positions a press always keeps (when its budget allows): sinks, windows, the last token.
 std::vector<int32_t> protected_positions(const PressSpec& s, int64_t S) {
   std::vector<int32_t> p;
-  if (s.name == "snapkv")
+  if (s.name == "snapkv" || s.name == "pyramidkv")
     for (int64_t j = S - std::stoll(param(s, "window_size", "64")); j < S; ++j) p.push_back((int32_t)j);
   if (s.name == "tova") p.push_back((int32_t)(S - 1));
-  if (s.name == "streaming_llm" || s.name == "expected_attention_press")
+  if (s.name == "cur")
+    for (int64_t j = 0; j < std::stoll(param(s, "num_sinks", "4")); ++j) p.push_back((int32_t)j);
+  if (s.name == "streaming_llm" || s.name == "expected_attention_press" || s.name == "lagkv" || s.name == "cap")
     for (int64_t j = 0; j < std::stoll(param(s, "n_sink", "4")); ++j) p.push_back((int32_t)j);
   return p;
 }
@@ -179,6 +192,7 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
     int64_t total_bytes = 0, total_all = 0;
     for (int64_t l = 0; l < c.n_layers; ++l) {
       int64_t total = 0;
+      const int64_t n_kept_spec = scorer.name == "pyramidkv" ? pyramidkv_kept(scorer, kContext, ratio, l, c.n_layers) : n_kept;
       for (int64_t h = 0; h < c.n_heads_kv; ++h) {
         const auto kept = kept_positions(run.cache, l, h);
         total += (int64_t)kept.size();
@@ -189,13 +203,13 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
         } else if (adakv) {
           EXPECT_GE((int64_t)kept.size(), (int64_t)((double)n_kept * 0.2)) << "safeguard, layer " << l;
         } else {
-          EXPECT_EQ((int64_t)kept.size(), n_kept) << "layer " << l << " head " << h;
+          EXPECT_EQ((int64_t)kept.size(), n_kept_spec) << "layer " << l << " head " << h;
         }
         // Protected positions survive when the budget allows, else only protected ones are kept.
         if (spec.name != "composed") {
           const auto prot = protected_positions(scorer, kContext);
           const std::set<int32_t> kept_set(kept.begin(), kept.end()), prot_set(prot.begin(), prot.end());
-          const bool fits = n_kept >= (int64_t)prot.size();
+          const bool fits = n_kept_spec >= (int64_t)prot.size();
           for (int32_t p : fits ? prot : kept)
             EXPECT_TRUE(fits ? kept_set.count(p) : prot_set.count(p)) << "position " << p << " layer " << l;
         }
