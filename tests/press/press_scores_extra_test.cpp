@@ -455,5 +455,40 @@ TEST(AfterPrefill, GenerateOnAnEmptyCacheCompresses) {
   EXPECT_LT(cache.total_entries(), model->config().n_layers * model->config().n_heads_kv * 60);
 }
 
+// Short contexts (down to one token), chunked prefills and every KV type: each press works (the cache
+// never grows, a question decodes) or throws Error.
+TEST(AfterPrefill, ShortContextsAndChunksWorkOrThrowError) {
+  TinyModelSpec ms;
+  ms.head_dim = 32;  // every KV type's blocks fit
+  auto model = make_tiny_model(ms);
+  const auto& c = model->config();
+  ThreadPool pool(2);
+  const std::vector<std::string> specs = {
+      "kvzip", "kvzip_plus", "kvzip:layerwise=true,n_sink=0", "kvcompose", "kvcompose_unstructured",
+      "kvcompose:keep_token_lower_bound=1000", "duo_attention_on_the_fly:sink_size=2,recent_size=3,n_samples=1,q_len=8",
+      "simlayerkv:lazy_threshold=0,n_recent=2,n_initial=1"};
+  for (const auto& spec : specs)
+    for (double ratio : {0.0, 0.5, 0.99})
+      for (int64_t n : {1, 2, 5, 9, 33})
+        for (int64_t chunk : {0, 1, 4})
+          for (KvType type : {KvType::F32, KvType::Q4_0}) {
+            SCOPED_TRACE(spec + " ratio " + std::to_string(ratio) + " n " + std::to_string(n) + " chunk " +
+                         std::to_string(chunk));
+            std::unique_ptr<Press> press;
+            try {
+              press = make_press(spec, spec.rfind("simlayerkv", 0) == 0 ? 0.0 : ratio);
+              ContextSession session(*model, pool, {type, type});
+              session.prefill(tiny_token_ids(n, (uint64_t)n), press.get(), {}, chunk);
+              for (int64_t l = 0; l < c.n_layers; ++l)
+                for (int64_t h = 0; h < c.n_heads_kv; ++h) EXPECT_LE(session.cache().length(l, h), n);
+              GenerateOptions options;
+              options.max_new_tokens = 2;
+              const std::vector<int32_t> question = {kTinyFirstWord, kTinyFirstWord + 1};
+              EXPECT_LE(session.ask(question, options).tokens.size(), 2u);
+            } catch (const Error&) {
+            }
+          }
+}
+
 }  // namespace
 }  // namespace kvpress::testing
