@@ -18,6 +18,10 @@ _CLASS_NAMES = {
     "adakv": "AdaKVPress",
     "keydiff": "KeyDiffPress",
     "cam": "CAMPress",
+    "criticalkv": "CriticalKVPress",
+    "critical_adakv": "CriticalAdaKVPress",
+    "chunkkv": "ChunkKVPress",
+    "dms": "DMSPress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}
