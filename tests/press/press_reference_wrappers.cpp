@@ -201,4 +201,62 @@ std::vector<double> ref_rerotated_key(const LayerSnapshot& s, const ModelConfig&
   return k;
 }
 
+std::vector<std::vector<double>> ref_merged_values(const LayerSnapshot& s, int64_t head,
+                                                   const std::vector<int32_t>& kept, double similarity_threshold,
+                                                   double merge_fraction) {
+  const auto& K = s.keys[head];
+  const auto& V = s.values[head];
+  const int64_t S = s.length(head), d = (int64_t)K.size() / S;
+  auto norm = [d](const std::vector<float>& x, int64_t j) {
+    double n = 0;
+    for (int64_t i = 0; i < d; ++i) n += (double)x[j * d + i] * x[j * d + i];
+    return std::sqrt(n);
+  };
+  std::vector<std::vector<double>> out;
+  for (int32_t t : kept) out.emplace_back(V.begin() + t * d, V.begin() + (t + 1) * d);
+  std::vector<int64_t> evicted;
+  for (int64_t j = 0; j < S; ++j)
+    if (!std::binary_search(kept.begin(), kept.end(), (int32_t)j)) evicted.push_back(j);
+  if (evicted.empty() || kept.empty()) return out;
+  std::vector<double> sim, gated;
+  std::vector<size_t> target;
+  for (int64_t e : evicted) {
+    double best = -kInf;
+    size_t arg = 0;
+    for (size_t t = 0; t < kept.size(); ++t) {
+      double dot = 0;
+      for (int64_t i = 0; i < d; ++i) dot += (double)K[e * d + i] * K[kept[t] * d + i];
+      const double c = dot / (std::max(norm(K, e), 1e-6) * std::max(norm(K, kept[t]), 1e-6));
+      if (c > best) best = c, arg = t;
+    }
+    sim.push_back(best);
+    target.push_back(arg);
+  }
+  std::vector<bool> ok;
+  for (double x : sim) ok.push_back(x >= similarity_threshold);
+  if (merge_fraction < 1.0 && std::find(ok.begin(), ok.end(), true) != ok.end()) {
+    for (size_t e = 0; e < sim.size(); ++e) gated.push_back(ok[e] ? sim[e] : -kInf);
+    std::sort(gated.begin(), gated.end());
+    const double rank = (1.0 - merge_fraction) * (double)(gated.size() - 1);
+    const size_t lo = (size_t)rank;
+    const size_t hi = std::min(lo + 1, gated.size() - 1);
+    const double w = rank - (double)lo;
+    const double q = w == 0.0 && lo == hi ? gated[lo] : gated[lo] + w * (gated[hi] - gated[lo]);
+    for (size_t e = 0; e < sim.size(); ++e) ok[e] = ok[e] && sim[e] >= q;
+  }
+  std::vector<double> wsum(kept.size(), 0.0);
+  std::vector<std::vector<double>> add(kept.size(), std::vector<double>((size_t)d, 0.0));
+  for (size_t e = 0; e < evicted.size(); ++e) {
+    if (!ok[e]) continue;
+    const double ve = norm(V, evicted[e]), vt = norm(V, kept[target[e]]);
+    const double w = std::max(sim[e], 0.0) * ve / (ve + vt + 1e-6);
+    for (int64_t i = 0; i < d; ++i) add[target[e]][i] += w * V[evicted[e] * d + i];
+    wsum[target[e]] += w;
+  }
+  for (size_t t = 0; t < kept.size(); ++t)
+    if (wsum[t] > 0)
+      for (int64_t i = 0; i < d; ++i) out[t][i] = (out[t][i] + add[t][i]) / (1.0 + wsum[t]);
+  return out;
+}
+
 }  // namespace kvpress::testing

@@ -46,4 +46,10 @@ KeptSets ref_block_keep(const LayerSnapshot& s, int64_t block_size, double ratio
 std::vector<double> ref_rerotated_key(const LayerSnapshot& s, const ModelConfig& c, int64_t head, int64_t entry,
                                       int64_t new_position);
 
+// MergingPress (§2.22): the values of head `head`'s kept entries (ascending) after every evicted
+// entry's value is merged into the kept entry with the most cosine-similar key. [n_kept][head_dim]
+std::vector<std::vector<double>> ref_merged_values(const LayerSnapshot& s, int64_t head,
+                                                   const std::vector<int32_t>& kept, double similarity_threshold,
+                                                   double merge_fraction);
+
 }  // namespace kvpress::testing

@@ -299,6 +299,44 @@ TEST_P(WrapperScores, Block) {
   EXPECT_TRUE(differs_from_global) << "keydiff's block-wise selection never differed from the global top-k";
 }
 
+TEST_P(WrapperScores, Merging) {
+  const auto& c = config();
+  struct Case { std::string spec, inner; double threshold, fraction; };
+  const Case cases[] = {{"merging(knorm)", "knorm", 0.0, 1.0},
+                        {"merging_snapkv", "snapkv", 0.0, 1.0},
+                        {"merging(keydiff):similarity_threshold=0.3", "keydiff", 0.3, 1.0},
+                        {"merging(knorm):merge_fraction=0.5", "knorm", 0.0, 0.5}};
+  for (const auto& k : cases) {
+    int64_t merged_rows = 0;
+    for (double r : kRatios) {
+      auto press = make_press(k.spec, r);
+      const auto out = run(press.get());
+      for (int64_t l = 0; l < c.n_layers; ++l) {
+        const auto& snap = out.snapshots[l];
+        const RefScores ref = ref_scorer(k.inner, c)(snap);
+        for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+          const std::string where = k.spec + " ratio " + std::to_string(r) + " layer " + std::to_string(l);
+          const auto kept = kept_positions(out.cache, l, h);
+          ASSERT_EQ(kept, ref_top(ref[h], ref_kept_count(kTokens, r))) << where;
+          const auto expected = ref_merged_values(snap, h, kept, k.threshold, k.fraction);
+          const auto keys = decoded(out.cache.keys(l, h)), values = decoded(out.cache.values(l, h));
+          for (size_t i = 0; i < kept.size(); ++i) {
+            bool changed = false;
+            for (int64_t e = 0; e < c.head_dim; ++e) {
+              ASSERT_EQ(keys[i * c.head_dim + e], snap.keys[h][kept[i] * c.head_dim + e]) << where;  // keys untouched
+              const double v = expected[i][e];
+              ASSERT_NEAR(values[i * c.head_dim + e], v, 1e-3 * (1 + std::fabs(v))) << where << " entry " << i;
+              changed |= v != snap.values[h][kept[i] * c.head_dim + e];
+            }
+            merged_rows += changed;
+          }
+        }
+      }
+    }
+    EXPECT_GT(merged_rows, 0) << k.spec << ": nothing merged, the comparison is vacuous";
+  }
+}
+
 TEST_P(WrapperScores, Errors) {
   struct Case { std::string spec; std::string piece; };
   const Case cases[] = {{"criticalkv(adakv(knorm))", "needs a scorer press inside"},
