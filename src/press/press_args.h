@@ -29,6 +29,10 @@ class PressArgs {
   double real(const std::string& key, double fallback, double min, double max);
   bool boolean(const std::string& key, bool fallback);  // true/false/1/0
   std::optional<uint64_t> optional_unsigned(const std::string& key);  // absent or "none" -> nullopt
+  std::optional<double> optional_real(const std::string& key, double min, double max);  // absent or "none" -> nullopt
+  // A list of numbers in [min, max] separated by ';' (e.g. compression_ratios=0.1;0.5;0.9); absent or
+  // "none" -> empty.
+  std::vector<double> real_list(const std::string& key, double min, double max);
 
   // Declares the press a wrapper taking between min_count and max_count inner presses (checked).
   std::vector<std::unique_ptr<Press>> take_inner(size_t min_count, size_t max_count);

@@ -39,8 +39,21 @@ const std::map<std::string, std::vector<std::string>>& wrapper_examples() {
       {"chunk", {"chunk(knorm):chunk_length=30", "chunk(snapkv:window_size=4):chunk_length=25"}},
       {"block", {"block(keydiff):block_size=16", "block(knorm):block_size=7"}},
       {"merging", {"merging(knorm)", "merging(snapkv):merge_fraction=0.5"}},
+      {"per_layer_compression", {"per_layer_compression(knorm):compression_ratios={r};{r}",
+                                 "per_layer_compression(snapkv):compression_ratios=0;{r}"}},
   };
   return examples;
+}
+
+// Presses whose ratio is a parameter (per_layer_compression's compression_ratios): their examples
+// hold "{r}" where the test's ratio goes, and are built with ratio 0.
+std::string with_ratio(std::string spec, double ratio) {
+  for (size_t at; (at = spec.find("{r}")) != std::string::npos;) spec.replace(at, 3, std::to_string(ratio));
+  return spec;
+}
+std::unique_ptr<Press> make_contract_press(const std::string& spec, double ratio) {
+  if (spec.find("{r}") == std::string::npos) return make_press(spec, ratio);
+  return make_press(with_ratio(spec, ratio), 0.0);
 }
 
 std::vector<std::string> contract_specs() {
@@ -57,7 +70,7 @@ std::vector<std::string> contract_specs() {
       continue;
     }
     for (const auto& example : it->second)
-      if (!make_press(example, 0.0)->acts_on_decoding()) specs.push_back(example);
+      if (!make_contract_press(example, 0.0)->acts_on_decoding()) specs.push_back(example);
   }
   return specs;
 }
@@ -106,6 +119,19 @@ std::set<int64_t> chunked_kept_counts(const PressSpec& s, int64_t S, double r) {
   return {};
 }
 
+// Ratios per layer of per_layer_compression (spec §2.22), empty for every other press.
+std::vector<double> per_layer_ratios(const PressSpec& s) {
+  std::vector<double> out;
+  if (s.name != "per_layer_compression") return out;
+  const std::string list = param(s, "compression_ratios", "");
+  for (size_t begin = 0; begin <= list.size();) {
+    const size_t end = std::min(list.find(';', begin), list.size());
+    out.push_back(std::stod(list.substr(begin, end - begin)));
+    begin = end + 1;
+  }
+  return out;
+}
+
 // Presses whose kept values are not the stored ones (evicted values merged into them, spec §2.22).
 bool merges_evicted_values(const PressSpec& s) { return s.name == "merging"; }
 
@@ -132,7 +158,7 @@ class PressContract : public ::testing::TestWithParam<std::tuple<std::string, Kv
 };
 
 TEST_P(PressContract, RatioZeroChangesNothing) {
-  auto press = make_press(press_spec(), 0.0);
+  auto press = make_contract_press(press_spec(), 0.0);
   ASSERT_NE(press, nullptr);
   const auto base = run_prefill(nullptr);
   const auto run = run_prefill(press.get());
@@ -151,7 +177,7 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
   const PressSpec& scorer = adakv ? spec.inner[0] : spec;
   for (double ratio : kRatios) {
     SCOPED_TRACE("ratio " + std::to_string(ratio));
-    auto press = make_press(press_spec(), ratio);
+    auto press = make_contract_press(press_spec(), ratio);
     const auto run = run_prefill(press.get());
     const std::set<int64_t> chunked = chunked_kept_counts(spec, kContext, ratio);
     // Re-rotating presses move kept entries to positions 0..n-1 with re-rotated keys (checked against
@@ -161,10 +187,15 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
     // press_scores_wrappers_test): kept keys are gathered, values are not.
     const bool merges_values = merges_evicted_values(spec);
     // Expected per-head count: one truncation per (scorer) press applied in sequence.
-    int64_t n_kept = kContext;
-    for (size_t k = 0; k < (spec.name == "composed" ? spec.inner.size() : 1); ++k) n_kept = kept_count(n_kept, ratio);
+    int64_t n_kept_all = kContext;
+    for (size_t k = 0; k < (spec.name == "composed" ? spec.inner.size() : 1); ++k)
+      n_kept_all = kept_count(n_kept_all, ratio);
+    const std::vector<double> layer_ratios = per_layer_ratios(expanded(with_ratio(press_spec(), ratio)));
     int64_t total_bytes = 0;
     for (int64_t l = 0; l < c.n_layers; ++l) {
+      const int64_t n_kept = layer_ratios.empty()    ? n_kept_all
+                             : layer_ratios[l] >= 1.0 ? 0
+                                                      : kept_count(kContext, layer_ratios[l]);
       int64_t total = 0;
       for (int64_t h = 0; h < c.n_heads_kv; ++h) {
         const auto kept = kept_positions(run.cache, l, h);
@@ -220,8 +251,8 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
 
 TEST_P(PressContract, Deterministic) {
   for (double ratio : {0.5, 0.9}) {
-    auto p1 = make_press(press_spec(), ratio);
-    auto p2 = make_press(press_spec(), ratio);
+    auto p1 = make_contract_press(press_spec(), ratio);
+    auto p2 = make_contract_press(press_spec(), ratio);
     const auto a = run_prefill(p1.get());
     const auto b = run_prefill(p2.get());
     const auto c = run_prefill(p1.get());  // the same object again (reset() between contexts)
@@ -242,7 +273,7 @@ TEST_P(PressContract, DecodingMatchesMaskedFullCache) {
   const auto full = run_prefill(nullptr);
   for (double ratio : kRatios) {
     SCOPED_TRACE("ratio " + std::to_string(ratio));
-    auto press = make_press(press_spec(), ratio);
+    auto press = make_contract_press(press_spec(), ratio);
     const auto run = run_prefill(press.get());
     if (merges_evicted_values(expanded(press_spec()))) {
       // Merged values change the output: no masked cache is equivalent; decoding must stay finite.

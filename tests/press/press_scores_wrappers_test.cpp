@@ -14,6 +14,7 @@
 #include "pipeline/prefill.h"
 #include "press/press_prefill.h"
 #include "press/press_registry.h"
+#include "press/press_spec.h"
 #include "press_reference.h"
 #include "press_reference_wrappers.h"
 #include "press_test_util.h"
@@ -334,6 +335,77 @@ TEST_P(WrapperScores, Merging) {
       }
     }
     EXPECT_GT(merged_rows, 0) << k.spec << ": nothing merged, the comparison is vacuous";
+  }
+}
+
+TEST_P(WrapperScores, PerLayerCompression) {
+  const auto& c = config();
+  ASSERT_EQ(c.n_layers, 2);
+  struct Case { std::string spec, inner; std::vector<double> ratios; };
+  const Case cases[] = {{"per_layer_compression(knorm):compression_ratios=0.25;0.9", "knorm", {0.25, 0.9}},
+                        {"per_layer_compression(snapkv):compression_ratios=0.5;0", "snapkv", {0.5, 0.0}},
+                        {"per_layer_compression(keydiff):compression_ratios=1;0.5", "keydiff", {1.0, 0.5}}};
+  const std::vector<int32_t> question = {kTinyFirstWord + 3, kTinyFirstWord + 40};
+  for (const auto& k : cases) {
+    auto press = make_press(k.spec, 0.0);
+    EXPECT_DOUBLE_EQ(press->compression_ratio(), (k.ratios[0] + k.ratios[1]) / 2);  // kvpress: the mean
+    EXPECT_EQ(make_press(press->name(), 0.0)->name(), press->name());
+    // f32 storage: the masked reference's fake keys overflow f16 (as in the contract test).
+    const KvTypes f32{KvType::F32, KvType::F32};
+    const auto ids = tiny_token_ids(kTokens, 5);
+    const auto out = prefill(*model_, ids, press.get(), pool_, {}, f32);
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      const RefScores ref = ref_scorer(k.inner, c)(out.snapshots[l]);
+      const int64_t n_kept = k.ratios[l] >= 1.0 ? 0 : ref_kept_count(kTokens, k.ratios[l]);
+      for (int64_t h = 0; h < c.n_heads_kv; ++h)
+        EXPECT_EQ(kept_positions(out.cache, l, h), ref_top(ref[h], n_kept)) << k.spec << " layer " << l;
+    }
+    // Layers of different lengths (one may be empty): decoding equals the full cache with the dropped
+    // entries masked.
+    const auto full = prefill(*model_, ids, nullptr, pool_, {}, f32);
+    const auto a = decode_logits(*model_, out.cache, question, kTokens, pool_);
+    const auto b = masked_decode_logits(*model_, full.cache, out.cache, question, kTokens, pool_);
+    EXPECT_LE(max_abs_diff(a, b), 1e-4) << k.spec;
+  }
+}
+
+// The list syntax: one parameter, numbers separated by ';' (no grammar change: ';' is a value character).
+TEST(WrapperSpecs, RatioLists) {
+  const PressSpec s = parse_press_spec("per_layer_compression(knorm):compression_ratios=0.1;0.5;1");
+  ASSERT_EQ(s.params.size(), 1u);
+  EXPECT_EQ(s.params[0].first, "compression_ratios");
+  EXPECT_EQ(s.params[0].second, "0.1;0.5;1");
+  EXPECT_EQ(to_string(s), "per_layer_compression(knorm):compression_ratios=0.1;0.5;1");
+  EXPECT_EQ(to_string(parse_press_spec("composed(per_layer_compression(knorm):compression_ratios=0;0.5,knorm)")),
+            "composed(per_layer_compression(knorm):compression_ratios=0;0.5,knorm)");
+  EXPECT_EQ(make_press("per_layer_compression(knorm):compression_ratios=0.10;.5", 0.0)->name(),
+            "per_layer_compression(knorm):compression_ratios=0.1;0.5");
+  struct Case { std::string spec; double ratio; std::string piece; };
+  const Case cases[] = {
+      {"per_layer_compression(knorm)", 0.0, "needs compression_ratios=R0;R1;..."},
+      {"per_layer_compression(knorm):compression_ratios=0.1;x", 0.0, "compression_ratios=0.1;x is invalid"},
+      {"per_layer_compression(knorm):compression_ratios=0.1;;0.2", 0.0, "separated by ';'"},
+      {"per_layer_compression(knorm):compression_ratios=0.1;1.5", 0.0, "numbers in [0, 1]"},
+      {"per_layer_compression(knorm):compression_ratios=0.1;", 0.0, "is invalid"},
+      {"per_layer_compression(knorm):compression_ratios=0.1;0.2", 0.5, "would be ignored; give 0"}};
+  for (const auto& k : cases) {
+    try {
+      make_press(k.spec, k.ratio);
+      ADD_FAILURE() << "no error for " << k.spec;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(k.piece), std::string::npos) << e.what();
+    }
+  }
+  // One ratio per layer, checked when the model is known.
+  auto model = make_tiny_model({});
+  ThreadPool pool(1);
+  auto press = make_press("per_layer_compression(knorm):compression_ratios=0.1;0.2;0.3", 0.0);
+  try {
+    prefill(*model, tiny_token_ids(20, 1), press.get(), pool);
+    ADD_FAILURE() << "no error for 3 ratios on 2 layers";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has 3 compression_ratios for a model of 2 layers"), std::string::npos)
+        << e.what();
   }
 }
 
