@@ -39,6 +39,7 @@ const std::map<std::string, std::vector<std::string>>& wrapper_examples() {
       {"chunk", {"chunk(knorm):chunk_length=30", "chunk(snapkv:window_size=4):chunk_length=25"}},
       {"block", {"block(keydiff):block_size=16", "block(knorm):block_size=7"}},
       {"merging", {"merging(knorm)", "merging(snapkv):merge_fraction=0.5"}},
+      {"dms", {"dms(random:seed=7):threshold={r},sliding_window_size=16", "dms(random):threshold={r},sliding_window_size=0"}},
       {"per_layer_compression", {"per_layer_compression(knorm):compression_ratios={r};{r}",
                                  "per_layer_compression(snapkv):compression_ratios=0;{r}"}},
   };
@@ -95,6 +96,9 @@ std::vector<int32_t> protected_positions(const PressSpec& s, int64_t S) {
   if (s.name == "snapkv")
     for (int64_t j = S - std::stoll(param(s, "window_size", "64")); j < S; ++j) p.push_back((int32_t)j);
   if (s.name == "tova") p.push_back((int32_t)(S - 1));
+  if (s.name == "dms")  // the sliding window is never evicted
+    for (int64_t j = std::max<int64_t>(0, S - std::stoll(param(s, "sliding_window_size", "128"))); j < S; ++j)
+      p.push_back((int32_t)j);
   if (s.name == "streaming_llm" || s.name == "expected_attention_press")
     for (int64_t j = 0; j < std::stoll(param(s, "n_sink", "4")); ++j) p.push_back((int32_t)j);
   return p;
@@ -186,6 +190,8 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
     // Merging presses fold evicted values into kept ones (checked against a reference in
     // press_scores_wrappers_test): kept keys are gathered, values are not.
     const bool merges_values = merges_evicted_values(spec);
+    // dms evicts by a score threshold (its example's threshold is the test's ratio): no count to predict.
+    const bool evicts_by_threshold = spec.name == "dms";
     // Expected per-head count: one truncation per (scorer) press applied in sequence.
     int64_t n_kept_all = kContext;
     for (size_t k = 0; k < (spec.name == "composed" ? spec.inner.size() : 1); ++k)
@@ -205,6 +211,9 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
         if (adakv) {
           const double alpha = std::stod(param(spec, "alpha_safeguard", "0.2"));
           EXPECT_GE((int64_t)kept.size(), (int64_t)((double)n_kept * alpha)) << "safeguard, layer " << l;
+        } else if (evicts_by_threshold) {
+          // Any count from the window to everything: which entries go depends on their scores alone.
+          EXPECT_GE((int64_t)kept.size(), (int64_t)protected_positions(spec, kContext).size()) << "layer " << l;
         } else if (!chunked.empty()) {
           EXPECT_TRUE(chunked.count((int64_t)kept.size())) << kept.size() << " entries, layer " << l << " head " << h;
         } else {
@@ -214,7 +223,7 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
         if (spec.name != "composed" && !rerotates) {
           const auto prot = protected_positions(scorer, kContext);
           const std::set<int32_t> kept_set(kept.begin(), kept.end()), prot_set(prot.begin(), prot.end());
-          const bool fits = n_kept >= (int64_t)prot.size();
+          const bool fits = evicts_by_threshold || n_kept >= (int64_t)prot.size();
           for (int32_t p : fits ? prot : kept)
             EXPECT_TRUE(fits ? kept_set.count(p) : prot_set.count(p)) << "position " << p << " layer " << l;
         }

@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <tuple>
 #include <numeric>
 
 #include "core/error.h"
 #include "kv_rows_util.h"
+#include "pipeline/generator.h"
 #include "pipeline/prefill.h"
 #include "press/press_prefill.h"
 #include "press/press_registry.h"
@@ -369,6 +372,103 @@ TEST_P(WrapperScores, PerLayerCompression) {
   }
 }
 
+// A threshold between two distinct scores of the layer, near quantile q (never equal to a score).
+double threshold_between(const RefScores& ref, double q) {
+  std::vector<double> all;
+  for (const auto& row : ref) all.insert(all.end(), row.begin(), row.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  const size_t i = std::min(all.size() - 2, (size_t)(q * (double)(all.size() - 1)));
+  return (all[i] + all[i + 1]) / 2;
+}
+
+TEST_P(WrapperScores, DmsPrefill) {
+  const auto& c = config();
+  const auto ids = tiny_token_ids(kTokens, 5);
+  const RefScores layer0 = ref_knorm(prefill(*model_, ids, nullptr, pool_).snapshots[0]);
+  for (int64_t window : {0, 16, 64})
+    for (double q : {0.2, 0.6}) {
+      const double threshold = threshold_between(layer0, q);
+      const std::string spec = "dms(knorm):threshold=" + std::to_string(threshold) +
+                               ",sliding_window_size=" + std::to_string(window);
+      auto press = make_press(spec, 0.0);
+      const auto out = run(press.get());
+      double ratio_sum = 0;
+      bool removed_some = false;
+      for (int64_t l = 0; l < c.n_layers; ++l) {
+        const RefScores ref = ref_knorm(out.snapshots[l]);
+        int64_t removed = 0;
+        for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+          std::vector<int32_t> expected;  // the window, and every older entry at or above the threshold
+          for (int64_t j = 0; j < kTokens; ++j)
+            if (j >= kTokens - window || !(ref[h][j] < std::stod(std::to_string(threshold)))) expected.push_back((int32_t)j);
+          EXPECT_EQ(kept_positions(out.cache, l, h), expected) << spec << " layer " << l << " head " << h;
+          removed += kTokens - (int64_t)expected.size();
+        }
+        removed_some |= removed > 0;
+        ratio_sum += (double)removed / (double)(c.n_heads_kv * kTokens);
+      }
+      EXPECT_TRUE(removed_some) << spec;
+      EXPECT_NEAR(press->compression_ratio(), ratio_sum / (double)c.n_layers, 1e-12) << spec;  // what was removed
+    }
+}
+
+// decoding=true: generated tokens pass through the same window. Every entry ever seen (recorded from the
+// cache before each step) is kept iff it is in the last window or scores at least the threshold.
+TEST_P(WrapperScores, DmsDecoding) {
+  const auto& c = config();
+  const int64_t window = 8, prompt = 40;
+  const auto ids = tiny_token_ids(prompt, 9);
+  const RefScores layer0 = ref_knorm(prefill(*model_, ids, nullptr, pool_).snapshots[0]);
+  const double threshold = std::stod(std::to_string(threshold_between(layer0, 0.5)));
+  auto press = make_press("dms(knorm):threshold=" + std::to_string(threshold) +
+                          ",sliding_window_size=8,decoding=true", 0.0);
+  EXPECT_TRUE(press->acts_on_decoding());
+  // Scores of every (layer, head, position) while it was in the cache; prompt entries from the
+  // uncompressed prefill (the prompt pass attends over the whole prompt before its compression).
+  std::map<std::tuple<int64_t, int64_t, int32_t>, double> score;
+  const auto full = prefill(*model_, ids, nullptr, pool_);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const RefScores ref = ref_knorm(full.snapshots[l]);
+    for (int64_t h = 0; h < c.n_heads_kv; ++h)
+      for (int64_t j = 0; j < prompt; ++j) score[{l, h, (int32_t)j}] = ref[h][j];
+  }
+  KvCache cache = model_->make_cache();
+  auto record = [&] {
+    for (int64_t l = 0; l < c.n_layers; ++l)
+      for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+        const auto keys = decoded(cache.keys(l, h));
+        for (int64_t j = 0; j < cache.length(l, h); ++j) {
+          double n = 0;
+          for (int64_t e = 0; e < c.head_dim; ++e) n += (double)keys[j * c.head_dim + e] * keys[j * c.head_dim + e];
+          score.emplace(std::make_tuple(l, h, cache.positions(l, h)[j]), -std::sqrt(n));
+        }
+      }
+  };
+  GenerateOptions o;
+  o.max_new_tokens = 30;
+  o.stop_at_end_of_generation = false;
+  o.press = press.get();
+  o.on_token = [&](int32_t) { record(); };
+  const auto result = generate(*model_, cache, pool_, ids, 0, o);
+  const int32_t n_fed = (int32_t)result.fed;
+  ASSERT_EQ(n_fed, prompt + 29);
+  bool removed_generated = false;
+  for (int64_t l = 0; l < c.n_layers; ++l)
+    for (int64_t h = 0; h < c.n_heads_kv; ++h) {
+      std::vector<int32_t> expected;
+      for (int32_t p = 0; p < n_fed; ++p) {
+        const auto it = score.find({l, h, p});
+        ASSERT_NE(it, score.end()) << "position " << p << " never seen";
+        if (p >= n_fed - window || !(it->second < threshold)) expected.push_back(p);
+        else removed_generated |= p >= prompt;
+      }
+      EXPECT_EQ(kept_positions(cache, l, h), expected) << "layer " << l << " head " << h;
+    }
+  EXPECT_TRUE(removed_generated) << "no generated token was evicted: the decoding path is untested";
+  EXPECT_GT(press->compression_ratio(), 0.0);
+}
+
 // The list syntax: one parameter, numbers separated by ';' (no grammar change: ';' is a value character).
 TEST(WrapperSpecs, RatioLists) {
   const PressSpec s = parse_press_spec("per_layer_compression(knorm):compression_ratios=0.1;0.5;1");
@@ -416,7 +516,9 @@ TEST_P(WrapperScores, Errors) {
                         {"block(snapkv)", "scores each candidate set from the cache alone"},
                         {"chunk(knorm):chunk_length=0", "chunk_length=0 is invalid"},
                         {"critical_adakv(knorm):first_stage_ratio=2", "first_stage_ratio=2 is invalid"},
-                        {"key_rerotation", "takes 1 inner press"}};
+                        {"key_rerotation", "takes 1 inner press"},
+                        {"dms(knorm)", "needs threshold=T"},
+                        {"dms(knorm):threshold=abc", "threshold=abc is invalid"}};
   for (const auto& k : cases) {
     try {
       make_press(k.spec, 0.5);
@@ -424,6 +526,12 @@ TEST_P(WrapperScores, Errors) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(k.piece), std::string::npos) << e.what();
     }
+  }
+  try {
+    make_press("dms(knorm):threshold=-2", 0.5);
+    ADD_FAILURE() << "no error for a ratio on dms";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("evicts by threshold=-2"), std::string::npos) << e.what();
   }
   // A chunk shorter than snapkv's window: snapkv's own message.
   auto press = make_press("chunk(snapkv:window_size=8):chunk_length=30", 0.5);
