@@ -57,6 +57,8 @@ def _text(name, value, default):
         if default is not None:
             raise TypeError(f"{name} cannot be None")
         return "none"
+    if isinstance(value, (list, tuple)):  # a list parameter (per_layer_compression's compression_ratios)
+        return ";".join(_text(name, v, 0.0) for v in value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {value!r}")
     if isinstance(value, float) and value.is_integer() and isinstance(default, int):

@@ -69,16 +69,22 @@ class DmsPress final : public ScorerWrapper {
     // A prefill on an empty layer starts afresh (kvpress resets its buffers at each prefill).
     if (layer.cache.length(layer.layer, 0) == T && layer.evicted == 0) state = LayerState{};
     state.buffer.resize((size_t)Hkv);
-    // Score the pass's T new entries alone: the last T of every head.
-    std::vector<std::vector<int64_t>> newest((size_t)Hkv);
-    for (int64_t h = 0; h < Hkv; ++h) {
-      const int64_t n = layer.cache.length(layer.layer, h);
-      newest[h].resize((size_t)T);
-      std::iota(newest[h].begin(), newest[h].end(), n - T);
-    }
-    const SubPass pass(layer, newest, inner().needs().hidden_normed ? layer.hidden_normed : nullptr, 0, inner());
+    // Score the pass's T new entries alone: the last T of every head (the layer itself when it holds
+    // nothing else, as in a one-pass prefill).
     HeadScores scores;
-    inner().score(pass.prefill(), scores);
+    bool only_new = true;
+    for (int64_t h = 0; h < Hkv; ++h) only_new = only_new && layer.cache.length(layer.layer, h) == T;
+    if (only_new) {
+      inner().score(layer, scores);
+    } else {
+      std::vector<std::vector<int64_t>> newest((size_t)Hkv);
+      for (int64_t h = 0; h < Hkv; ++h) {
+        newest[h].resize((size_t)T);
+        std::iota(newest[h].begin(), newest[h].end(), layer.cache.length(layer.layer, h) - T);
+      }
+      const SubPass pass(layer, newest, inner().needs().hidden_normed ? layer.hidden_normed : nullptr, 0, inner());
+      inner().score(pass.prefill(), scores);
+    }
     state.seen += T;
     for (int64_t h = 0; h < Hkv; ++h) {
       auto& buffer = state.buffer[h];
