@@ -25,6 +25,10 @@ _CLASS_NAMES = {
     "leverage": "LeverageScorePress",
     "non_causal_attention": "NonCausalAttnPress",
     "compactor": "CompactorPress",
+    "criticalkv": "CriticalKVPress",
+    "critical_adakv": "CriticalAdaKVPress",
+    "chunkkv": "ChunkKVPress",
+    "dms": "DMSPress",
     "simlayerkv": "SimLayerKVPress",
     "kvzip": "KVzipPress",
     "kvcompose": "KVComposePress",
@@ -71,6 +75,8 @@ def _text(name, value, default):
         if default is not None:
             raise TypeError(f"{name} cannot be None")
         return "none"
+    if isinstance(value, (list, tuple)):  # a list parameter (per_layer_compression's compression_ratios)
+        return ";".join(_text(name, v, 0.0) for v in value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {value!r}")
     if isinstance(value, float) and value.is_integer() and isinstance(default, int):
