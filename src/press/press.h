@@ -68,6 +68,20 @@ class Press {
   virtual void compress_decoding(const LayerPrefill&) {}
 };
 
+// A press whose work is all in after_prefill (KVzip, KVCompose, DuoAttention): the prefill itself is
+// left whole, the ratio is its own.
+class AfterPrefillPress : public Press {
+ public:
+  double compression_ratio() const override { return compression_ratio_; }
+  void set_compression_ratio(double ratio) override;
+  ObservationNeeds needs() const override { return {0, false}; }
+  void compress(const LayerPrefill&) override {}
+  bool acts_after_prefill() const override { return true; }
+
+ protected:
+  double compression_ratio_ = 0.0;
+};
+
 // Needs of presses applied together: the union.
 ObservationNeeds combined_needs(const ObservationNeeds& a, const ObservationNeeds& b);
 

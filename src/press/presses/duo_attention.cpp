@@ -51,7 +51,7 @@ std::vector<std::string> calibration_texts(int64_t n_samples) {
 
 }  // namespace
 
-class DuoAttentionOnTheFlyPress final : public Press {
+class DuoAttentionOnTheFlyPress final : public AfterPrefillPress {
  public:
   struct Options {
     int64_t sink_size = 128, recent_size = 256, n_samples = 50, q_len = 500;
@@ -63,22 +63,13 @@ class DuoAttentionOnTheFlyPress final : public Press {
            ",recent_size=" + std::to_string(o_.recent_size) + ",n_samples=" + std::to_string(o_.n_samples) +
            ",q_len=" + std::to_string(o_.q_len);
   }
-  // The ratio is kvpress's head_compression_ratio: the fraction of (layer, KV head) pairs that stream.
-  double compression_ratio() const override { return head_compression_ratio_; }
-  void set_compression_ratio(double ratio) override {
-    validate_compression_ratio(ratio);
-    head_compression_ratio_ = ratio;
-  }
-  ObservationNeeds needs() const override { return {0, false}; }
-  void compress(const LayerPrefill&) override {}
-  bool acts_after_prefill() const override { return true; }
-
-  // After the prefill: head patterns (once per model, as kvpress caches them), then the streaming
+  // After the prefill (the ratio is kvpress's head_compression_ratio: the fraction of (layer, KV head)
+  // pairs that stream): head patterns (once per model, as kvpress caches them), then the streaming
   // heads drop their middle.
   void after_prefill(const ContextPrefill& context) override {
     const auto& c = context.model.config();
     const int64_t L = c.n_layers, Hkv = c.n_heads_kv;
-    const int64_t n_streaming = (int64_t)std::nearbyint((double)(L * Hkv) * head_compression_ratio_);  // half-even
+    const int64_t n_streaming = (int64_t)std::nearbyint((double)(L * Hkv) * compression_ratio_);  // half-even
     if (n_streaming == 0) return;
     const std::vector<double>& scores = head_scores(context.model, context.pool);
     std::vector<int64_t> order((size_t)(L * Hkv));
@@ -179,7 +170,6 @@ class DuoAttentionOnTheFlyPress final : public Press {
 
  private:
   Options o_;
-  double head_compression_ratio_ = 0.0;
   std::vector<double> scores_;
   const Model* scores_model_ = nullptr;
   std::string scores_path_;

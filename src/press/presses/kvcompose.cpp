@@ -54,7 +54,7 @@ std::vector<int64_t> counts_of_top(const std::vector<std::vector<double>>& sorte
 
 }  // namespace
 
-class KvComposePress final : public Press {
+class KvComposePress final : public AfterPrefillPress {
  public:
   struct Options {
     bool structured = true;
@@ -72,15 +72,6 @@ class KvComposePress final : public Press {
            ",add_mean_across_heads=" + (o_.add_mean_across_heads ? "true" : "false") +
            ",keep_token_lower_bound=" + std::to_string(o_.keep_token_lower_bound);
   }
-  double compression_ratio() const override { return compression_ratio_; }
-  void set_compression_ratio(double ratio) override {
-    validate_compression_ratio(ratio);
-    compression_ratio_ = ratio;
-  }
-  // The prefill is left whole; the re-fed pass and the selection run after it.
-  ObservationNeeds needs() const override { return {0, false}; }
-  void compress(const LayerPrefill&) override {}
-  bool acts_after_prefill() const override { return true; }
 
   void after_prefill(const ContextPrefill& context) override {
     // Ratio 0 keeps every context entry (kvpress then only drops the re-fed copy): nothing to do.
@@ -225,7 +216,6 @@ class KvComposePress final : public Press {
   }
 
   Options o_;
-  double compression_ratio_ = 0.0;
 };
 
 // For the tests: kvcompose's per-head scores of a prefilled context (the cache is left as it was).

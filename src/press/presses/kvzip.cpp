@@ -53,7 +53,7 @@ TemplateProbe probe_template(const Model& model) {
 
 }  // namespace
 
-class KvzipPress final : public Press {
+class KvzipPress final : public AfterPrefillPress {
  public:
   KvzipPress(bool layerwise, int64_t n_sink, bool plus_normalization)
       : layerwise_(layerwise), n_sink_(n_sink), plus_(plus_normalization) {}
@@ -62,15 +62,6 @@ class KvzipPress final : public Press {
     return std::string("kvzip:layerwise=") + (layerwise_ ? "true" : "false") + ",n_sink=" + std::to_string(n_sink_) +
            ",kvzip_plus_normalization=" + (plus_ ? "true" : "false");
   }
-  double compression_ratio() const override { return compression_ratio_; }
-  void set_compression_ratio(double ratio) override {
-    validate_compression_ratio(ratio);
-    compression_ratio_ = ratio;
-  }
-  // The prefill itself is left whole (kvpress runs it without hooks); everything happens after it.
-  ObservationNeeds needs() const override { return {0, false}; }
-  void compress(const LayerPrefill&) override {}
-  bool acts_after_prefill() const override { return true; }
 
   void after_prefill(const ContextPrefill& context) override {
     if (compression_ratio_ == 0.0) return;  // kvpress skips the repeat passes too
@@ -257,7 +248,6 @@ class KvzipPress final : public Press {
   bool layerwise_;
   int64_t n_sink_;
   bool plus_;
-  double compression_ratio_ = 0.0;
 };
 
 // For the tests: kvzip's scores [n_layers, n_heads_kv, N] of a prefilled context (the cache is left as
