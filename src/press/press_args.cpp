@@ -68,6 +68,23 @@ std::optional<uint64_t> PressArgs::optional_unsigned(const std::string& key) {
   return x;
 }
 
+std::optional<double> PressArgs::optional_real(const std::string& key, double min, double max) {
+  const std::string* v = find(key);
+  if (!v || *v == "none") {
+    known_.emplace_back(key, "none");
+    return std::nullopt;
+  }
+  const double x = real(key, 0.0, min, max);
+  known_.back().second = "none";  // the default is none, whatever real() recorded
+  return x;
+}
+
+std::string PressArgs::text(const std::string& key, const std::string& fallback) {
+  known_.emplace_back(key, fallback);
+  const std::string* v = find(key);
+  return v ? *v : fallback;
+}
+
 std::vector<std::unique_ptr<Press>> PressArgs::take_inner(size_t min_count, size_t max_count) {
   takes_inner_ = true;
   if (describing_) return {};

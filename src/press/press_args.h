@@ -29,6 +29,9 @@ class PressArgs {
   double real(const std::string& key, double fallback, double min, double max);
   bool boolean(const std::string& key, bool fallback);  // true/false/1/0
   std::optional<uint64_t> optional_unsigned(const std::string& key);  // absent or "none" -> nullopt
+  std::optional<double> optional_real(const std::string& key, double min, double max);  // absent or "none" -> nullopt
+  // A text value as given (e.g. a file path; the grammar allows no spaces, ',', '(', ')', ':' or '=').
+  std::string text(const std::string& key, const std::string& fallback);
 
   // Declares the press a wrapper taking between min_count and max_count inner presses (checked).
   std::vector<std::unique_ptr<Press>> take_inner(size_t min_count, size_t max_count);

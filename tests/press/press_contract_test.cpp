@@ -4,6 +4,7 @@
 // the same logits as the full cache with the dropped entries masked (kvpress's fake keys).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <map>
@@ -79,6 +80,54 @@ std::vector<int32_t> protected_positions(const PressSpec& s, int64_t S) {
   return p;
 }
 
+// Channel pruning (think, spec §2.10) keeps every token: in the expected kept counts it is no truncation.
+bool prunes_channels_not_tokens(const PressSpec& s) { return s.name == "think"; }
+bool has_channel_pruning(const PressSpec& s) {
+  if (prunes_channels_not_tokens(s)) return true;
+  for (const auto& inner : s.inner)
+    if (has_channel_pruning(inner)) return true;
+  return false;
+}
+
+// The key stored for entry i of a channel-pruned head, against the original key `original` [d]: the
+// kept channels hold it (exactly for f32/f16/bf16, which re-encode their own values exactly; q8_0 /
+// q4_0 re-quantize the kept channels in new blocks, within two steps of the block's scale), the others 0.
+void expect_channel_pruned_key(const float* stored, const float* original, const KvRows& keys, KvType type,
+                               const std::string& where) {
+  const int64_t d = keys.head_dim();
+  std::vector<bool> kept((size_t)d, false);
+  for (int64_t i = 0; i < keys.n_channels; ++i) kept[keys.channels[i]] = true;
+  float amax = 0;
+  for (int64_t e = 0; e < d; ++e) amax = std::max(amax, std::fabs(original[e]));
+  const float tol = type == KvType::Q8_0 ? 2 * amax / 127 : type == KvType::Q4_0 ? 2 * amax / 7 : 0.0f;
+  for (int64_t e = 0; e < d; ++e) {
+    if (!kept[e]) {
+      ASSERT_EQ(stored[e], 0.0f) << where << " pruned channel " << e;
+    } else if (tol == 0.0f) {
+      ASSERT_EQ(stored[e], original[e]) << where << " channel " << e;
+    } else {
+      ASSERT_NEAR(stored[e], original[e], tol) << where << " channel " << e;
+    }
+  }
+}
+
+// The uncompressed cache with the keys of the entries `compressed` kept replaced by the stored ones
+// (their pruned channels 0): what kvpress's zeroed channels leave in the cache. Dropped entries are
+// then masked by masked_decode_logits as for any press.
+KvCache with_channels_zeroed(const KvCache& full, const KvCache& compressed) {
+  KvCache out = full;
+  std::vector<float> row((size_t)full.head_dim());
+  for (int64_t l = 0; l < full.n_layers(); ++l)
+    for (int64_t h = 0; h < full.n_heads_kv(); ++h) {
+      const KvRows keys = compressed.keys(l, h);
+      for (int64_t i = 0; i < compressed.length(l, h); ++i) {
+        keys.read(i, 1, row.data());
+        out.write_keys(l, h, compressed.positions(l, h)[i], 1, row.data());  // full: entry j is position j
+      }
+    }
+  return out;
+}
+
 // Every press under every KV storage type: presses score what is stored, compaction moves encoded rows.
 class PressContract : public ::testing::TestWithParam<std::tuple<std::string, KvType>> {
  protected:
@@ -124,7 +173,10 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
     const auto run = run_prefill(press.get());
     // Expected per-head count: one truncation per (scorer) press applied in sequence.
     int64_t n_kept = kContext;
-    for (size_t k = 0; k < (spec.name == "composed" ? spec.inner.size() : 1); ++k) n_kept = kept_count(n_kept, ratio);
+    const bool composed = spec.name == "composed";
+    for (size_t k = 0; k < (composed ? spec.inner.size() : 1); ++k)
+      if (!prunes_channels_not_tokens(composed ? spec.inner[k] : spec)) n_kept = kept_count(n_kept, ratio);
+    const bool channels = has_channel_pruning(spec);
     int64_t total_bytes = 0;
     for (int64_t l = 0; l < c.n_layers; ++l) {
       int64_t total = 0;
@@ -148,14 +200,28 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
         }
         // The kept keys are the original ones of those positions (gathered, not recomputed).
         const auto& snap = run.snapshots[l];
-        const auto kept_keys = decoded(run.cache.keys(l, h)), kept_values = decoded(run.cache.values(l, h));
-        for (size_t i = 0; i < kept.size(); ++i)
+        const KvRows keys = run.cache.keys(l, h);
+        const auto kept_keys = decoded(keys), kept_values = decoded(run.cache.values(l, h));
+        // Channel pruning: int(d * ratio) channels of the context's keys are dropped, the rest stored in
+        // whole blocks of the key type (padding zeros) and counted in bytes at that width.
+        int64_t key_bytes = expected_row_bytes(types_.k, c.head_dim);
+        if (channels) {
+          ASSERT_TRUE(keys.pruned()) << "layer " << l << " head " << h;
+          EXPECT_EQ(keys.n_narrow(), (int64_t)kept.size());
+          EXPECT_EQ(keys.n_channels, c.head_dim - (int64_t)((double)c.head_dim * ratio));
+          const int64_t block = types_.k == KvType::Q8_0 || types_.k == KvType::Q4_0 ? 32 : 1;
+          key_bytes = expected_row_bytes(types_.k, (keys.n_channels + block - 1) / block * block);
+        }
+        for (size_t i = 0; i < kept.size(); ++i) {
+          if (channels)
+            expect_channel_pruned_key(&kept_keys[i * c.head_dim], &snap.keys[h][kept[i] * c.head_dim], keys, types_.k,
+                                      "layer " + std::to_string(l) + " head " + std::to_string(h));
           for (int64_t e = 0; e < c.head_dim; ++e) {
-            ASSERT_EQ(kept_keys[i * c.head_dim + e], snap.keys[h][kept[i] * c.head_dim + e]);
+            if (!channels) ASSERT_EQ(kept_keys[i * c.head_dim + e], snap.keys[h][kept[i] * c.head_dim + e]);
             ASSERT_EQ(kept_values[i * c.head_dim + e], snap.values[h][kept[i] * c.head_dim + e]);
           }
-        total_bytes += (int64_t)kept.size() *
-                       (expected_row_bytes(types_.k, c.head_dim) + expected_row_bytes(types_.v, c.head_dim));
+        }
+        total_bytes += (int64_t)kept.size() * (key_bytes + expected_row_bytes(types_.v, c.head_dim));
       }
       if (adakv) { EXPECT_EQ(total, c.n_heads_kv * n_kept) << "layer " << l; }
     }
@@ -190,7 +256,9 @@ TEST_P(PressContract, DecodingMatchesMaskedFullCache) {
     auto press = make_press(press_spec(), ratio);
     const auto run = run_prefill(press.get());
     const auto compressed = decode_logits(*model_, run.cache, question_, kContext, pool_);
-    const auto masked = masked_decode_logits(*model_, full.cache, run.cache, question_, kContext, pool_);
+    // Channel pruning: the reference is the full cache with the pruned channels zeroed, as kvpress leaves it.
+    const KvCache reference = run.cache.has_pruned_keys() ? with_channels_zeroed(full.cache, run.cache) : full.cache;
+    const auto masked = masked_decode_logits(*model_, reference, run.cache, question_, kContext, pool_);
     for (float v : compressed) ASSERT_TRUE(std::isfinite(v));
     EXPECT_LE(max_abs_diff(compressed, masked), 1e-4);
     // Compression changed something (the comparison is not vacuous).
