@@ -138,6 +138,12 @@ void KvCache::write_keys(int64_t layer, int64_t head, int64_t begin, int64_t n, 
   }
 }
 
+void KvCache::set_positions(int64_t layer, int64_t head, std::span<const int32_t> positions) {
+  auto& s = store(layer, head);
+  KV_CHECK(positions.size() == s.positions.size());
+  std::copy(positions.begin(), positions.end(), s.positions.begin());
+}
+
 void KvCache::prune_key_channels(int64_t layer, int64_t head, std::span<const int32_t> kept_channels) {
   KV_CHECK(layer >= 0 && layer < n_layers_ && head >= 0 && head < n_heads_kv_);
   const int64_t n_channels = (int64_t)kept_channels.size();

@@ -73,6 +73,10 @@ class KvCache {
   // The same for values (CAM merges evicted values into kept ones).
   void write_values(int64_t layer, int64_t head, int64_t begin, int64_t n, const float* rows);
 
+  // Replaces the positions of one head's entries (positions.size() == length): re-rotation presses
+  // move kept keys to contiguous positions (spec §1.5, §2.20).
+  void set_positions(int64_t layer, int64_t head, std::span<const int32_t> positions);
+
   // Replaces the entries of one head by n entries given encoded, as keys(l, h) / values(l, h) store
   // them: key_rows [n, key row bytes], value_rows [n, value row bytes], positions_le n little-endian
   // int32. One copy straight into the head's storage (a loaded cache file's mapping; no alignment needed).

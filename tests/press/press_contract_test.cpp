@@ -21,6 +21,7 @@ namespace {
 
 constexpr int64_t kContext = 100;
 constexpr double kRatios[] = {0.25, 0.5, 0.9};
+constexpr int64_t kQuestionTokens = 8;
 
 // Wrappers need inner presses; every wrapper in the registry must have examples here.
 const std::map<std::string, std::vector<std::string>>& wrapper_examples() {
@@ -75,6 +76,8 @@ std::vector<int32_t> protected_positions(const PressSpec& s, int64_t S) {
   if (s.name == "snapkv")
     for (int64_t j = S - std::stoll(param(s, "window_size", "64")); j < S; ++j) p.push_back((int32_t)j);
   if (s.name == "tova") p.push_back((int32_t)(S - 1));
+  if (s.name == "finch" && param(s, "rerotate_keys", "true") == "false")  // the question; re-rotated: renumbered
+    for (int64_t j = S - kQuestionTokens; j < S; ++j) p.push_back((int32_t)j);
   if (s.name == "streaming_llm" || s.name == "expected_attention_press")
     for (int64_t j = 0; j < std::stoll(param(s, "n_sink", "4")); ++j) p.push_back((int32_t)j);
   return p;
@@ -142,7 +145,11 @@ class PressContract : public ::testing::TestWithParam<std::tuple<std::string, Kv
     types_ = {std::get<1>(GetParam()), std::get<1>(GetParam())};
   }
   const std::string& press_spec() const { return std::get<0>(GetParam()); }
-  PrefillRun run_prefill(Press* press) { return prefill(*model_, ids_, press, pool_, {}, types_); }
+  // Presses whose window is a query-aware question (finch) get the context's last kQuestionTokens as one.
+  PrefillRun run_prefill(Press* press) {
+    const int64_t question = press && press->reads_question_window() ? kQuestionTokens : 0;
+    return prefill(*model_, ids_, press, pool_, {}, types_, question);
+  }
   KvTypes types_;
   std::unique_ptr<Model> model_;
   std::vector<int32_t> ids_;
@@ -171,6 +178,9 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
     SCOPED_TRACE("ratio " + std::to_string(ratio));
     auto press = make_press(press_spec(), ratio);
     const auto run = run_prefill(press.get());
+    // Re-rotating presses (finch) move kept entries to positions 0..n-1 with re-rotated keys (checked
+    // against a reference in press_scores_finch_test); here: those positions, and the values gathered.
+    const bool rerotates = press->rerotates_keys();
     // Expected per-head count: one truncation per (scorer) press applied in sequence.
     int64_t n_kept = kContext;
     const bool composed = spec.name == "composed";
@@ -191,7 +201,9 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
           EXPECT_EQ((int64_t)kept.size(), n_kept) << "layer " << l << " head " << h;
         }
         // Protected positions survive when the budget allows, else only protected ones are kept.
-        if (spec.name != "composed") {
+        if (rerotates)
+          for (size_t i = 0; i < kept.size(); ++i) ASSERT_EQ(kept[i], (int32_t)i) << "layer " << l << " head " << h;
+        if (spec.name != "composed" && !rerotates) {
           const auto prot = protected_positions(scorer, kContext);
           const std::set<int32_t> kept_set(kept.begin(), kept.end()), prot_set(prot.begin(), prot.end());
           const bool fits = n_kept >= (int64_t)prot.size();
@@ -216,10 +228,17 @@ TEST_P(PressContract, KeptEntriesFollowTheSpec) {
           if (channels)
             expect_channel_pruned_key(&kept_keys[i * c.head_dim], &snap.keys[h][kept[i] * c.head_dim], keys, types_.k,
                                       "layer " + std::to_string(l) + " head " + std::to_string(h));
-          for (int64_t e = 0; e < c.head_dim; ++e) {
+          for (int64_t e = 0; e < c.head_dim && !rerotates; ++e) {
             if (!channels) ASSERT_EQ(kept_keys[i * c.head_dim + e], snap.keys[h][kept[i] * c.head_dim + e]);
             ASSERT_EQ(kept_values[i * c.head_dim + e], snap.values[h][kept[i] * c.head_dim + e]);
           }
+        }
+        // Re-rotated: each value row is the next snapshot row it equals (a gather in position order).
+        for (size_t i = 0, from = 0; i < kept.size() && rerotates; ++i, ++from) {
+          while (from < (size_t)kContext && !std::equal(&kept_values[i * c.head_dim], &kept_values[(i + 1) * c.head_dim],
+                                                        &snap.values[h][from * c.head_dim]))
+            ++from;
+          ASSERT_LT(from, (size_t)kContext) << "value row " << i << " is not a kept original, layer " << l;
         }
         total_bytes += (int64_t)kept.size() * (key_bytes + expected_row_bytes(types_.v, c.head_dim));
       }
@@ -255,6 +274,13 @@ TEST_P(PressContract, DecodingMatchesMaskedFullCache) {
     SCOPED_TRACE("ratio " + std::to_string(ratio));
     auto press = make_press(press_spec(), ratio);
     const auto run = run_prefill(press.get());
+    if (press->rerotates_keys()) {
+      // Kept keys moved to positions 0..n-1: the question starts at the compressed length and no masked
+      // full cache is equivalent (press_scores_finch_test compares with a re-rotated reference).
+      for (float v : decode_logits(*model_, run.cache, question_, (int32_t)run.cache.length(0, 0), pool_))
+        ASSERT_TRUE(std::isfinite(v));
+      continue;
+    }
     const auto compressed = decode_logits(*model_, run.cache, question_, kContext, pool_);
     // Channel pruning: the reference is the full cache with the pruned channels zeroed, as kvpress leaves it.
     const KvCache reference = run.cache.has_pruned_keys() ? with_channels_zeroed(full.cache, run.cache) : full.cache;

@@ -16,3 +16,17 @@ std::vector<std::vector<int32_t>> ref_think_kept_channels(const LayerSnapshot& s
                                                           double key_channel_ratio, int64_t window_size);
 
 }  // namespace kvpress::testing
+
+namespace kvpress::testing {
+
+// FinchPress scores (spec §2.13) from the snapshot: softmax(q.k / sqrt(d)) of the last w (question)
+// queries over all S keys (causal by position); row i times (S - w + i) when normalizing; mean over
+// the rows, then over the group's heads; the w window entries get max + 1. [n_heads_kv][S]
+std::vector<std::vector<double>> ref_finch_scores(const LayerSnapshot& s, const ModelConfig& c, int64_t w,
+                                                  bool normalize);
+
+// key rotated in place by `delta` positions with RoPE of the tiny models (pairs (2i, 2i+1) for llama,
+// (i, i + d/2) otherwise; theta_i = rope_base^(-2i/d)), in double.
+void ref_rotate(std::vector<double>& key, const ModelConfig& c, int64_t delta);
+
+}  // namespace kvpress::testing
