@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <random>
+#include <unistd.h>
 #include <cmath>
 #include <map>
 #include <set>
 
 #include "press/press_registry.h"
+#include "press/query_stats_file.h"
 #include "press/press_spec.h"
 #include "kv_rows_util.h"
 #include "press_test_util.h"
@@ -37,11 +41,52 @@ const std::map<std::string, std::vector<std::string>>& wrapper_examples() {
   return examples;
 }
 
+// Presses that read a file given as a parameter: the contract's spec for them, with a file written here
+// for the contract's tiny model (2 layers, 4 query heads, head_dim 32).
+std::string stats_file_for_contract() {
+  static const std::string path = [] {
+    QueryStatsFile s;
+    s.n_layers = 2, s.n_heads = 4, s.head_dim = 32, s.n_sink = 4, s.n_samples = 1, s.max_chars = 1000, s.n_queries = 100;
+    s.model_name = "contract";
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (int64_t i = 0; i < s.n_layers * s.n_heads * s.head_dim; ++i) s.mean.push_back(nd(rng));
+    // A symmetric positive definite covariance per head: 0.5 I + A A^T / d.
+    for (int64_t lh = 0; lh < s.n_layers * s.n_heads; ++lh) {
+      std::vector<float> a((size_t)(s.head_dim * s.head_dim));
+      for (auto& v : a) v = nd(rng);
+      for (int64_t i = 0; i < s.head_dim; ++i)
+        for (int64_t j = 0; j < s.head_dim; ++j) {
+          double v = i == j ? 0.5 : 0.0;
+          for (int64_t k = 0; k < s.head_dim; ++k) v += (double)a[i * s.head_dim + k] * a[j * s.head_dim + k] / 32.0;
+          s.cov.push_back((float)v);
+        }
+    }
+    const std::string p = (std::filesystem::temp_directory_path() / ("kvpress_contract_stats_" + std::to_string(::getpid()) + ".bin")).string();
+    write_query_stats_file(p, s);
+    return p;
+  }();
+  static const struct Remove {
+    ~Remove() { std::filesystem::remove(path); }
+  } remove_at_exit;
+  return path;
+}
+const std::map<std::string, std::string>& file_examples() {
+  static const std::map<std::string, std::string> examples = {
+      {"expected_attention_with_stats", "expected_attention_with_stats:stats_file=" + stats_file_for_contract()},
+  };
+  return examples;
+}
+
 std::vector<std::string> contract_specs() {
   std::vector<std::string> specs;
   for (const auto& info : registered_presses()) {
     if (info.name == "none" || info.name == "no_press") continue;
     if (!info.is_wrapper) {
+      if (file_examples().count(info.name)) {
+        specs.push_back(file_examples().at(info.name));
+        continue;
+      }
       if (!make_press(info.name, 0.0)->acts_on_decoding()) specs.push_back(info.name);  // decoding_knorm, ...
       continue;
     }
@@ -78,7 +123,7 @@ std::vector<int32_t> protected_positions(const PressSpec& s, int64_t S) {
   if (s.name == "tova") p.push_back((int32_t)(S - 1));
   if (s.name == "finch" && param(s, "rerotate_keys", "true") == "false")  // the question; re-rotated: renumbered
     for (int64_t j = S - kQuestionTokens; j < S; ++j) p.push_back((int32_t)j);
-  if (s.name == "streaming_llm" || s.name == "expected_attention_press")
+  if (s.name == "streaming_llm" || s.name == "expected_attention_press" || s.name == "expected_attention_with_stats")
     for (int64_t j = 0; j < std::stoll(param(s, "n_sink", "4")); ++j) p.push_back((int32_t)j);
   return p;
 }
@@ -299,7 +344,10 @@ INSTANTIATE_TEST_SUITE_P(Registry, PressContract,
                                                               KvType::Q4_0)),
                          [](const auto& info) {
                            std::string name;
-                           for (char ch : std::get<0>(info.param)) name += std::isalnum((unsigned char)ch) ? ch : '_';
+                           // A file parameter's path (per process) stays out of the test's name.
+                           const std::string spec = std::get<0>(info.param);
+                           for (char ch : spec.substr(0, spec.find(":stats_file=")))
+                             name += std::isalnum((unsigned char)ch) ? ch : '_';
                            return name + "_" + std::string(kv_type_name(std::get<1>(info.param)));
                          });
 
