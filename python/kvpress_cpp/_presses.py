@@ -18,6 +18,8 @@ _CLASS_NAMES = {
     "adakv": "AdaKVPress",
     "keydiff": "KeyDiffPress",
     "cam": "CAMPress",
+    "think": "ThinKPress",
+    "expected_attention_with_stats": "ExpectedAttentionStatsPress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}
