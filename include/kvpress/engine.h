@@ -15,8 +15,12 @@
 
 namespace kvpress {
 
+inline constexpr int64_t kDefaultSpinUs = 200;
+
 struct EngineOptions {
   int n_threads = 0;  // worker threads including the caller; 0 = the hardware threads, at most 8
+  int64_t spin_us = kDefaultSpinUs;  // microseconds an idle worker polls before sleeping (0 = at once,
+                                     // for busy machines)
 };
 
 // What `kvpress info` prints; sizes in elements, bytes exact.
@@ -28,6 +32,9 @@ struct ModelInfo {
   int64_t n_ctx_train = 0;  // the model's context_length
   int64_t n_params = 0;     // elements of every tensor
   int64_t file_bytes = 0;   // bytes of every tensor
+  std::string weight_types;          // storage types of the matrices, e.g. "Q8_0 F32"
+  int64_t decode_weight_bytes = 0;   // weight bytes one decoded token reads (every matrix once; the
+                                     // embedding table not, but the output matrix even when tied)
   bool has_chat_template = false;
 };
 
@@ -48,6 +55,7 @@ struct GenerationOptions {
   int64_t max_new_tokens = 128;
   SamplingOptions sampling;
   KvTypes kv_types;                       // storage of the prompt's cache
+  bool stop_at_end_of_generation = true;
   std::function<void(int32_t)> on_token;  // each generated id as it comes (streaming)
   PrefillProgressFn on_prefill_progress;  // after every layer of the prompt's forward pass
   // Compression of this generation: a prefill press compresses the prompt, a decoding press
@@ -75,6 +83,11 @@ class Engine {
 
   const ModelInfo& info() const;
   int n_threads() const;
+  // The kernel set chosen for this CPU at run time (e.g. "avx512").
+  std::string kernel_set() const;
+  // The machine's read bandwidth in bytes per second, measured with this engine's threads (about a
+  // second; benchmarks set it beside decode speed as a roofline).
+  double measure_read_bandwidth() const;
   // Bytes one context token takes in the cache (every layer and KV head) stored as `types`.
   int64_t kv_bytes_per_token(const KvTypes& types = {}) const;
 

@@ -73,6 +73,13 @@ class Session {
   static Session from_tokens(const Engine& engine, std::span<const int32_t> context_ids, const PressConfig& press,
                              const SessionOptions& options = {});
 
+  // Benchmarks: the cache a press at compression_ratio would leave of a context of context_tokens
+  // tokens (int((1 - ratio) * n) entries per head, positions spread over 0..n-1) filled with random
+  // keys and values, without a prefill: decoding speed does not depend on the values. A token session
+  // (ask_tokens); its answers mean nothing. Throws Error unless at least one entry is kept.
+  static Session from_random_cache(const Engine& engine, int64_t context_tokens, double compression_ratio,
+                                   const SessionOptions& options = {}, uint64_t seed = 1);
+
   // A session saved by save() with the same model, answering token-identically to the saving one: no
   // prefill, the rows are copied straight from the file's mapping into the cache. Throws Error naming
   // the file and the problem: not a cache file, another format version, truncated, corrupted (checksum),

@@ -18,6 +18,17 @@ _CLASS_NAMES = {
     "adakv": "AdaKVPress",
     "keydiff": "KeyDiffPress",
     "cam": "CAMPress",
+    "pyramidkv": "PyramidKVPress",
+    "lagkv": "LagKVPress",
+    "cur": "CURPress",
+    "cap": "CapPress",
+    "leverage": "LeverageScorePress",
+    "non_causal_attention": "NonCausalAttnPress",
+    "compactor": "CompactorPress",
+    "criticalkv": "CriticalKVPress",
+    "critical_adakv": "CriticalAdaKVPress",
+    "chunkkv": "ChunkKVPress",
+    "dms": "DMSPress",
     "think": "ThinKPress",
     "expected_attention_with_stats": "ExpectedAttentionStatsPress",
 }
@@ -41,7 +52,11 @@ def _value(text):
     try:
         return int(text)
     except ValueError:
+        pass
+    try:
         return float(text)
+    except ValueError:
+        return text  # enum-like text parameters, e.g. CURPress's leverage_type="kv_product"
 
 
 def _text(name, value, default):
@@ -51,10 +66,16 @@ def _text(name, value, default):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be a bool, got {value!r}")
         return "true" if value else "false"
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {value!r}")
+        return value
     if value is None:
         if default is not None:
             raise TypeError(f"{name} cannot be None")
         return "none"
+    if isinstance(value, (list, tuple)):  # a list parameter (per_layer_compression's compression_ratios)
+        return ";".join(_text(name, v, 0.0) for v in value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {value!r}")
     if isinstance(value, float) and value.is_integer() and isinstance(default, int):

@@ -1,6 +1,7 @@
 // What an Engine handle shares with its sessions: the model, the thread pool and the lock that
 // serialises compute on that pool (ThreadPool runs one job at a time).
 #pragma once
+#include <chrono>
 #include <memory>
 #include <functional>
 #include <mutex>
@@ -13,7 +14,8 @@
 namespace kvpress {
 
 struct Engine::Impl {
-  Impl(std::unique_ptr<Model> m, int n_threads) : model(std::move(m)), pool(n_threads) {}
+  Impl(std::unique_ptr<Model> m, int n_threads, std::chrono::microseconds spin)
+      : model(std::move(m)), pool(n_threads, spin) {}
 
   std::unique_ptr<Model> model;
   ThreadPool pool;

@@ -6,6 +6,7 @@
 
 #include "api/engine_impl.h"
 #include "api/press_build.h"
+#include "cache/random_fill.h"
 #include "cache_file/cache_file.h"
 #include "core/error.h"
 #include "gguf/mapped_file.h"
@@ -111,6 +112,24 @@ Session Session::from_tokens(const Engine& engine, std::span<const int32_t> cont
   impl->ids.assign(context_ids.begin(), context_ids.end());
   truncate(impl->ids, options, impl->warnings);
   impl->prefill(options);
+  return Session(std::move(impl));
+}
+
+Session Session::from_random_cache(const Engine& engine, int64_t context_tokens, double compression_ratio,
+                                   const SessionOptions& options, uint64_t seed) {
+  check_options(options);
+  validate_compression_ratio(compression_ratio);
+  if (context_tokens <= 0) fail("a random cache needs a positive number of context tokens, got ", context_tokens);
+  const Model& model = *engine.impl_->model;
+  auto impl = std::make_unique<Impl>(engine.impl_, PressConfig(), options.kv_types);
+  KvCache cache = model.make_cache(options.kv_types);
+  fill_random(cache, context_tokens, kept_count(context_tokens, compression_ratio), seed);
+  impl->ids.assign((size_t)context_tokens, 0);
+  impl->context.adopt(std::move(cache), context_tokens, (int32_t)context_tokens);
+  PrefillStats& stats = impl->stats;
+  stats.context_tokens = context_tokens;
+  stats.kv_bytes_full = context_tokens * model.config().kv_bytes_per_token(options.kv_types);
+  stats.kv_bytes = impl->context.cache().bytes();
   return Session(std::move(impl));
 }
 

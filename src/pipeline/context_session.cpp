@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <functional>
 #include <numeric>
 
@@ -67,23 +68,33 @@ void ContextSession::adopt(KvCache cache, int64_t n_context, int32_t question_st
   snapshot_ = cache_.lengths();
 }
 
+// Returns the cache to the snapshot when the scope ends (on_success) or only when it ends by an
+// exception; a press acting during decoding evicted context entries, so the context is consumed instead.
+struct ContextSession::RestoreOnExit {
+  RestoreOnExit(ContextSession& s, Press* press, bool on_success)
+      : session(s), press(press && press->acts_on_decoding() ? press : nullptr), on_success(on_success),
+        exceptions(std::uncaught_exceptions()) {}
+  ~RestoreOnExit() {
+    if (!on_success && std::uncaught_exceptions() == exceptions) return;
+    if (press)
+      session.consumed_by_ = press->name();
+    else
+      session.cache_.truncate(session.snapshot_);
+  }
+  ContextSession& session;
+  Press* press;
+  bool on_success;
+  int exceptions;
+};
+
 GenerateResult ContextSession::ask(std::span<const int32_t> question_ids, const GenerateOptions& options) {
   if (n_context_ == 0) fail("ContextSession::ask before prefill");
   if (!consumed_by_.empty())
     fail("this context was compressed while answering its first question (press '", consumed_by_,
          "' acts during decoding), so it cannot answer another one (as kvpress: one question per decoding press)");
-  const bool decoding = options.press && options.press->acts_on_decoding();
   // Also when generation throws (a cancelled request, a stop sequence): the cache is restored, so the
-  // session stays usable; a press acting during decoding evicted context entries: nothing to return to.
-  struct AfterQuestion {
-    std::function<void()> run;
-    ~AfterQuestion() { run(); }
-  } after{[&] {
-    if (decoding)
-      consumed_by_ = options.press->name();
-    else
-      cache_.truncate(snapshot_);
-  }};
+  // session stays usable.
+  const RestoreOnExit restore(*this, options.press, /*on_success=*/true);
   return generate(model_, cache_, pool_, question_ids, question_start_, options);
 }
 
@@ -93,7 +104,11 @@ GenerateResult ContextSession::converse(std::span<const int32_t> question_ids, G
     fail("this context was compressed while answering a question (press '", consumed_by_,
          "'); continue it as a conversation from the start instead");
   options.feed_last = true;
-  auto result = generate(model_, cache_, pool_, question_ids, question_start_, options);
+  GenerateResult result;
+  {
+    const RestoreOnExit restore(*this, options.press, /*on_success=*/false);  // a failed turn leaves no trace
+    result = generate(model_, cache_, pool_, question_ids, question_start_, options);
+  }
   question_start_ += (int32_t)result.fed;
   snapshot_ = cache_.lengths();  // later questions return to the end of this turn
   return result;
@@ -112,9 +127,9 @@ std::vector<float> ContextSession::forced_log_probs(std::span<const int32_t> que
   std::iota(positions.begin(), positions.end(), question_start_);
   ForwardOptions fwd;
   fwd.logits = LogitsMode::All;
+  const RestoreOnExit restore(*this, nullptr, /*on_success=*/true);
   const auto logits = model_.forward(input, positions, cache_, pool_, fwd);
   check_finite_logits(model_, cache_, logits);
-  cache_.truncate(snapshot_);
   const int64_t first = (int64_t)question_ids.size() - 1;
   std::vector<float> out(logits.begin() + first * V, logits.begin() + (first + (int64_t)forced.size()) * V);
   for (size_t i = 0; i < forced.size(); ++i) log_softmax(&out[i * V], V);

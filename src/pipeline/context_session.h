@@ -59,6 +59,7 @@ class ContextSession {
   const std::vector<HeadScores>& scores() const { return scores_; }
 
  private:
+  struct RestoreOnExit;
   const Model& model_;
   ThreadPool& pool_;
   KvCache cache_;

@@ -48,6 +48,10 @@ DecodingPress::DecodingPress(std::string kind, std::unique_ptr<Press> base, cons
   if (base_->needs().hidden_normed)
     fail("press '", kind_, "' cannot wrap '", base_->name(),
          "': it reads the hidden states of every token, and only the last passes' queries are kept while decoding");
+  if (const ScorerPress* scorer = base_->scorer(); scorer && !scorer->keeps_ratio_budget())
+    fail("press '", kind_, "' cannot wrap '", base_->name(),
+         "': its per-layer budget does not follow the ratio that leaves target_size entries (kvpress does not "
+         "support it while decoding either)");
   if (base_->compression_ratio() != 0.0) base_->set_compression_ratio(0.0);  // set from target_size (kvpress warns)
 }
 

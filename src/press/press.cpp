@@ -45,7 +45,11 @@ void ScorerPress::compress(const LayerPrefill& layer) {
 }
 
 int64_t ScorerPress::kept_entries(const LayerPrefill& layer, int64_t n_entries) const {
-  return std::min(n_entries, kept_count(n_entries + layer.evicted, compression_ratio_));
+  return std::min(n_entries, layer_budget(layer, n_entries + layer.evicted));
+}
+
+int64_t ScorerPress::layer_budget(const LayerPrefill&, int64_t n_tokens) const {
+  return kept_count(n_tokens, compression_ratio_);
 }
 
 void HeadScores::resize(const std::vector<int64_t>& head_lengths) {

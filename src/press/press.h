@@ -91,9 +91,15 @@ class ScorerPress : public Press {
   virtual void score(const LayerPrefill& layer, HeadScores& scores) = 0;
   // The selection step of compress(): keeps the kept_entries best-scored entries of every head.
   void keep_top(const LayerPrefill& layer, const HeadScores& scores) const;
-  // Entries a head of n_entries keeps: n_kept (spec §0) of the entries it would hold had earlier
+  // Entries a head of n_entries keeps: layer_budget() of the entries it would hold had earlier
   // chunks of a chunked prefill not been compressed (n_entries + layer.evicted), at most n_entries.
   int64_t kept_entries(const LayerPrefill& layer, int64_t n_entries) const;
+  // Entries a head of layer.layer keeps out of n_tokens: kept_count(n_tokens, ratio) (spec §1.4);
+  // presses with a per-layer budget (pyramidkv) override it. Not called at ratio 0.
+  virtual int64_t layer_budget(const LayerPrefill& layer, int64_t n_tokens) const;
+  // False when layer_budget is not kept_count (pyramidkv): decoding wrappers, which pick the ratio
+  // that leaves exactly target_size entries, refuse such a base.
+  virtual bool keeps_ratio_budget() const { return true; }
 
  private:
   double compression_ratio_;

@@ -68,15 +68,50 @@ std::optional<uint64_t> PressArgs::optional_unsigned(const std::string& key) {
   return x;
 }
 
+namespace {
+bool parse_real(const std::string& text, double min, double max, double& x) {
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), x);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size() && std::isfinite(x) && x >= min && x <= max;
+}
+}  // namespace
+
 std::optional<double> PressArgs::optional_real(const std::string& key, double min, double max) {
+  known_.emplace_back(key, "none");
   const std::string* v = find(key);
-  if (!v || *v == "none") {
-    known_.emplace_back(key, "none");
-    return std::nullopt;
-  }
-  const double x = real(key, 0.0, min, max);
-  known_.back().second = "none";  // the default is none, whatever real() recorded
+  if (!v || *v == "none") return std::nullopt;
+  double x = 0;
+  if (!parse_real(*v, min, max, x))
+    bad_value(key, *v, "a number in [" + format_number(min) + ", " + format_number(max) + "] or none");
   return x;
+}
+
+std::vector<double> PressArgs::real_list(const std::string& key, double min, double max) {
+  known_.emplace_back(key, "none");
+  const std::string* v = find(key);
+  if (!v || *v == "none") return {};
+  std::vector<double> out;
+  size_t begin = 0;
+  while (true) {
+    const size_t end = std::min(v->find(';', begin), v->size());
+    double x = 0;
+    if (!parse_real(v->substr(begin, end - begin), min, max, x))
+      bad_value(key, *v, "numbers in [" + format_number(min) + ", " + format_number(max) + "] separated by ';'");
+    out.push_back(x);
+    if (end == v->size()) break;
+    begin = end + 1;
+  }
+  return out;
+}
+
+std::string PressArgs::choice(const std::string& key, const std::string& fallback,
+                              const std::vector<std::string>& options) {
+  known_.emplace_back(key, fallback);
+  const std::string* v = find(key);
+  if (!v) return fallback;
+  if (std::find(options.begin(), options.end(), *v) != options.end()) return *v;
+  std::string list;
+  for (const auto& o : options) list.append(list.empty() ? "" : ", ").append(o);
+  bad_value(key, *v, "one of " + list);
 }
 
 std::string PressArgs::text(const std::string& key, const std::string& fallback) {

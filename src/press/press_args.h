@@ -30,6 +30,11 @@ class PressArgs {
   bool boolean(const std::string& key, bool fallback);  // true/false/1/0
   std::optional<uint64_t> optional_unsigned(const std::string& key);  // absent or "none" -> nullopt
   std::optional<double> optional_real(const std::string& key, double min, double max);  // absent or "none" -> nullopt
+  // A list of numbers in [min, max] separated by ';' (e.g. compression_ratios=0.1;0.5;0.9); absent or
+  // "none" -> empty.
+  std::vector<double> real_list(const std::string& key, double min, double max);
+  // Enum-like text parameter: one of `options` (e.g. CUR's leverage_type=kv_product).
+  std::string choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& options);
   // A text value as given (e.g. a file path; the grammar allows no spaces, ',', '(', ')', ':' or '=').
   std::string text(const std::string& key, const std::string& fallback);
 

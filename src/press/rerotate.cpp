@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cache/kv_cache.h"
+#include "core/error.h"
 
 namespace kvpress {
 
@@ -15,6 +16,9 @@ void rerotate_to_contiguous(const LayerPrefill& layer) {
   const Rope& rope = layer.model.rope();
   std::vector<float> keys;
   std::vector<int32_t> positions;
+  if (cache.has_pruned_keys(layer.layer))
+    fail("re-rotating keys whose channels were pruned (think before finch or key_rerotation) is not supported: "
+         "a rotation mixes pruned and kept channels; apply think after the re-rotating press");
   for (int64_t h = 0; h < cache.n_heads_kv(); ++h) {
     const int64_t n = cache.length(layer.layer, h);
     keys.resize((size_t)(n * d));

@@ -1,5 +1,6 @@
 // Session and answer() through the public API, checked against the layers below (ContextSession on the
 // same prompt ids) and against each other; sessions of one engine on several threads.
+#include <cmath>
 #include <mutex>
 #include <thread>
 
@@ -143,6 +144,73 @@ TEST_F(SessionTest, AQuestionStoppedByAThrowingCallbackLeavesTheCacheRestored) {
   EXPECT_THROW(session.ask(kQuestion, stopping), Stop);
   EXPECT_EQ(session.ask(kQuestion, ask).text, expected);
   EXPECT_EQ(session.kv_bytes_peak(), bytes);
+}
+
+// Benchmarks' context without a prefill: the entries a press at the ratio keeps, exact bytes, positions
+// spread over the context, and questions fed after it.
+TEST_F(SessionTest, ARandomCacheHoldsWhatAPressWouldKeep) {
+  for (const KvTypes types : {KvTypes{KvType::F16, KvType::F16}, KvTypes{KvType::Q8_0, KvType::F32}}) {
+    SessionOptions options;
+    options.kv_types = types;
+    Session s = Session::from_random_cache(*engine_, 1000, 0.75, options, 7);
+    const ModelInfo& info = engine_->info();
+    for (int64_t l = 0; l < info.n_layers; ++l)
+      for (int64_t h = 0; h < info.n_heads_kv; ++h) {
+        const auto kept = s.kept_positions(l, h);
+        ASSERT_EQ(kept.size(), 250u);
+        EXPECT_EQ(kept.front(), 0);
+        EXPECT_EQ(kept.back(), 996);  // 249 * 1000 / 250
+      }
+    EXPECT_EQ(s.stats().kv_bytes, 250 * engine_->kv_bytes_per_token(types));
+    EXPECT_EQ(s.stats().kv_bytes_full, 1000 * engine_->kv_bytes_per_token(types));
+    AskOptions ask;
+    ask.max_new_tokens = 4;
+    ask.stop_at_end_of_generation = false;
+    const int32_t question[2] = {5, 6};
+    EXPECT_EQ(s.ask_tokens(question, ask).ids.size(), 4u);
+    EXPECT_EQ(s.stats().kv_bytes, 250 * engine_->kv_bytes_per_token(types));  // restored after the question
+  }
+  EXPECT_THROW(Session::from_random_cache(*engine_, 0, 0.5), Error);
+  EXPECT_THROW(Session::from_random_cache(*engine_, 100, 1.0), Error);
+  EXPECT_THROW(Session::from_random_cache(*engine_, 1, 0.5), Error);  // int(1 * 0.5) = 0 entries kept
+}
+
+TEST_F(SessionTest, EngineDescribesWhatADecodedTokenReads) {
+  const ModelInfo& info = engine_->info();
+  const auto model = Model::load(model_path());
+  int64_t embd = 0;
+  for (const auto& t : model->file().tensors())
+    if (t.name == "token_embd.weight") embd = (int64_t)t.n_bytes;
+  ASSERT_GT(embd, 0);
+  EXPECT_EQ(info.decode_weight_bytes, info.file_bytes - embd);  // untied output: the embedding is not read
+  EXPECT_EQ(info.weight_types, "F32");
+  EXPECT_FALSE(engine_->kernel_set().empty());
+  const double bandwidth = engine_->measure_read_bandwidth();
+  EXPECT_TRUE(std::isfinite(bandwidth) && bandwidth > 0) << bandwidth;
+  EngineOptions bad;
+  bad.spin_us = -5;
+  EXPECT_THROW(Engine::load(model_path(), bad), Error);
+}
+
+TEST_F(SessionTest, AConversationTurnStoppedByAThrowingCallbackLeavesNoTrace) {
+  AskOptions ask;
+  ask.max_new_tokens = 6;
+  ask.stop_at_end_of_generation = false;
+  Session reference = Session::from_text(*engine_, context(), presses::knorm(0.5));
+  reference.converse(kQuestion, ask);
+  const std::string expected = reference.converse("And what color is the sky?", ask).text;
+
+  Session session = Session::from_text(*engine_, context(), presses::knorm(0.5));
+  session.converse(kQuestion, ask);
+  struct Stop {};
+  AskOptions stopping = ask;
+  int n = 0;
+  stopping.on_token = [&](int32_t) {
+    if (++n == 3) throw Stop{};
+  };
+  EXPECT_THROW(session.converse("Tell me something else.", stopping), Stop);
+  EXPECT_EQ(session.turns(), 1);
+  EXPECT_EQ(session.converse("And what color is the sky?", ask).text, expected);
 }
 
 TEST_F(SessionTest, ConcurrentQuestionsTakeTurnsTokenByToken) {

@@ -339,6 +339,9 @@ TEST(ServerPreload, ACacheSavedByKvpressCompressAnswersTheFirstRequest) {
   json other = body;
   other["kvpress"]["press"] = "knorm";
   EXPECT_FALSE(post_json(server.port(), "/v1/chat/completions", other).json()["usage"]["kvpress"]["prefix_cache_hit"].get<bool>());
+  // A server storing its caches as q8_0 does not answer from the preloaded f16 cache.
+  ServerProcess q8(KVPRESS_BIN, {"--model", kModel, "--threads", "2", "--kv-type", "q8_0", "--preload", dir / "ctx.kvc"});
+  EXPECT_FALSE(post_json(q8.port(), "/v1/chat/completions", body).json()["usage"]["kvpress"]["prefix_cache_hit"].get<bool>());
 }
 
 }  // namespace

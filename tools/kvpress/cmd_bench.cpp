@@ -13,15 +13,10 @@
 
 #include "bench/bench_output.h"
 #include "bench/bench_run.h"
-#include "cache/kv_cache.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "core/error.h"
-#include "kernels/kernels.h"
-#include "model/model.h"
-#include "press/press_registry.h"
-#include "runtime/read_bandwidth.h"
-#include "runtime/thread_pool.h"
+#include "kvpress/engine.h"
 
 namespace kvpress::cli {
 namespace {
@@ -86,23 +81,17 @@ std::string cpu_name() {
   return "unknown";
 }
 
-bench::BenchSetup describe(const Model& model, const std::string& path) {
+bench::BenchSetup describe(const Engine& engine, const std::string& path) {
+  const ModelInfo& info = engine.info();
   bench::BenchSetup s;
   s.model_filename = path;
-  std::set<std::string> types;
-  for (const auto& t : model.file().tensors()) {
-    s.model_size += (int64_t)t.n_bytes;
-    int64_t n = 1;
-    for (int64_t e : t.ne) n *= e;
-    s.model_n_params += n;
-    if (t.ne.size() == 2) types.insert(std::string(ggml_type_name(t.type)));
-  }
-  s.model_type = model.config().arch;
-  for (const auto& t : types) s.model_type += " " + t;
+  s.model_size = info.file_bytes;
+  s.model_n_params = info.n_params;
+  s.model_type = info.arch + " " + info.weight_types;
   s.cpu = cpu_name();
-  s.kernel_set = kernels::active_kernels().name;
-  s.decode_weight_bytes = bench::decode_weight_bytes(model);
-  s.kv_entries_per_token = model.config().n_layers * model.config().n_heads_kv;
+  s.kernel_set = engine.kernel_set();
+  s.decode_weight_bytes = info.decode_weight_bytes;
+  s.kv_entries_per_token = info.n_layers * info.n_heads_kv;
   return s;
 }
 
@@ -113,7 +102,7 @@ void add_bench_command(CLI::App& app, Action& action) {
     std::string model, prompts = "512", gens = "128", depths = "0", threads = std::to_string(default_threads());
     std::string kv = "f16", kv_k, kv_v, output = "md", press = "none", ratios = "0", lengths, out;
     int repetitions = 0;
-    int64_t decode_tokens = 32, spin_us = ThreadPool::kDefaultSpin.count();
+    int64_t decode_tokens = 32, spin_us = kDefaultSpinUs;
     std::string synthetic_from;
     bool synthetic = false;
     uint64_t seed = 1;
@@ -171,7 +160,7 @@ void add_bench_command(CLI::App& app, Action& action) {
                                          ? INT64_MAX
                                          : parse_lengths(args->synthetic_from, "--synthetic-from", false).front();
       const auto ratios = parse_ratios(args->ratios);
-      for (double r : ratios) make_press(args->press, r);  // validates the spec and every ratio
+      for (double r : ratios) PressConfig::from_spec(args->press, r);  // validates the spec and every ratio
       const auto all = parse_kv_types(args->kv);
       const auto keys = args->kv_k.empty() ? all : parse_kv_types(args->kv_k);
       const auto values = args->kv_v.empty() ? all : parse_kv_types(args->kv_v);
@@ -186,8 +175,8 @@ void add_bench_command(CLI::App& app, Action& action) {
         fail("-o: unknown output format '", args->output, "' (choose md, json, jsonl or csv)");
       const int reps = args->repetitions > 0 ? args->repetitions : figure ? 3 : 5;
 
-      auto model = Model::load(args->model);
-      for (const KvTypes& t : kv_pairs) kv_entry_bytes(t, model->config().head_dim);  // blocks fit head_dim
+      const int64_t head_dim = Engine::load(args->model, {1, 0}).info().head_dim;
+      for (const KvTypes& t : kv_pairs) kv_entry_bytes(t, head_dim);  // blocks fit head_dim
 
       std::vector<bench::RowSpec> specs;
       for (const KvTypes& kv : kv_pairs)
@@ -220,21 +209,22 @@ void add_bench_command(CLI::App& app, Action& action) {
       bench::BenchSetup setup;
       bool header_done = false;
       for (int n_threads : threads) {
-        ThreadPool pool(n_threads, std::chrono::microseconds(args->spin_us));
-        setup = describe(*model, args->model);
+        const Engine engine = Engine::load(args->model, {n_threads, args->spin_us});
+        setup = describe(engine, args->model);
         {
           // Warm-up: one token through every layer pages the mapped weights in before anything is timed.
-          KvCache cache = model->make_cache();
-          const int32_t tok[1] = {0}, p[1] = {0};
-          model->forward(tok, p, cache, pool);
+          const int32_t tok[1] = {0};
+          GenerationOptions warm;
+          warm.max_new_tokens = 1;
+          engine.generate(tok, warm);
         }
-        const double read_bandwidth = measure_read_bandwidth(pool);
+        const double read_bandwidth = engine.measure_read_bandwidth();
         for (size_t i = 0; i < specs.size(); ++i) {
           std::fprintf(stderr, "kvpress bench: [%zu/%zu] %d threads, KV %s/%s, %s %.3g, %s%s\n", i + 1, specs.size(),
                        n_threads, std::string(kv_type_name(specs[i].kv_types.k)).c_str(),
                        std::string(kv_type_name(specs[i].kv_types.v)).c_str(), specs[i].press.c_str(), specs[i].ratio,
                        bench::test_name(specs[i]).c_str(), specs[i].synthetic ? " (synthetic cache)" : "");
-          rows.push_back({specs[i], bench::run_row(*model, pool, specs[i]), n_threads, read_bandwidth});
+          rows.push_back({specs[i], bench::run_row(engine, specs[i]), n_threads, read_bandwidth});
           if (figure || args->output == "json") continue;
           // Rows print as they finish (the md and csv headers once).
           std::string text = bench::format_rows({rows.back()}, setup, args->output);

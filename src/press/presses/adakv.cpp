@@ -9,6 +9,7 @@
 
 #include "cache/kv_cache.h"
 #include "core/error.h"
+#include "press/head_selection.h"
 #include "press/press_args.h"
 #include "press/score_utils.h"
 
@@ -33,7 +34,7 @@ class AdaKvPress final : public Press {
     if (compression_ratio() == 0.0) return;
     HeadScores scores;
     scorer_->score(layer, scores);
-    const int64_t Hkv = scores.n_heads_kv, S = scores.n_tokens;
+    const int64_t Hkv = scores.n_heads_kv;
     KV_CHECK(Hkv == layer.cache.n_heads_kv());
     // Heads of different lengths (a decoding press re-compressing an AdaKV cache): the budget is that
     // of the mean head, as kvpress's masked cache has one length for all heads.
@@ -47,27 +48,8 @@ class AdaKvPress final : public Press {
         scores.head(h)[j] = std::numeric_limits<float>::max();
 
     // Keep the Hkv * n_kept best (head, position) pairs of the layer (kvpress drops the
-    // Hkv * (S - n_kept) worst). Ties: lower position first, then lower head.
-    std::vector<int64_t> flat;
-    flat.reserve((size_t)total);
-    for (int64_t h = 0; h < Hkv; ++h)
-      for (int64_t j = 0; j < scores.length(h); ++j) flat.push_back(h * S + j);
-    const int64_t n_total = std::min<int64_t>(Hkv * n_kept, (int64_t)flat.size());
-    auto higher = [&](int64_t x, int64_t y) {
-      const float sx = scores.values[x], sy = scores.values[y];
-      const int64_t px = x % S, py = y % S;
-      const int64_t rank_x = px * Hkv + x / S, rank_y = py * Hkv + y / S;  // position-major tie order
-      return ranks_higher(sx, rank_x, sy, rank_y);
-    };
-    if (n_total < (int64_t)flat.size()) std::nth_element(flat.begin(), flat.begin() + n_total, flat.end(), higher);
-    flat.resize((size_t)n_total);
-    std::sort(flat.begin(), flat.end());  // head-major, ascending positions within a head
-    size_t at = 0;
-    for (int64_t h = 0; h < Hkv; ++h) {
-      std::vector<int64_t> kept;
-      while (at < flat.size() && flat[at] / S == h) kept.push_back(flat[at++] % S);
-      layer.cache.keep(layer.layer, h, kept);
-    }
+    // Hkv * (S - n_kept) worst).
+    keep_per_head(layer, top_over_heads(scores, Hkv * n_kept));
   }
 
  private:

@@ -5,18 +5,11 @@
 #include <cstdio>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 
-#include "cache/kv_cache.h"
-#include "core/error.h"
-#include "model/model.h"
-#include "pipeline/sampler.h"
-#include "press/press.h"
-#include "pipeline/prefill.h"
-#include "press/press_prefill.h"
-#include "press/press_registry.h"
-#include "runtime/thread_pool.h"
+#include "kvpress/session.h"
 
 namespace kvpress::cli::bench {
 namespace {
@@ -40,88 +33,59 @@ int64_t peak_rss_bytes() {
   return 0;
 }
 
-// The cache a press at `ratio` would leave after n_depth tokens, filled with uniform random keys and
-// values (decode speed does not depend on them), kept positions spread evenly over the context.
-void fill_synthetic(KvCache& cache, int64_t n_depth, double ratio, uint64_t seed) {
-  const int64_t n = kept_count(n_depth, ratio);
-  const int64_t row = cache.n_heads_kv() * cache.head_dim();
-  constexpr int64_t kChunk = 4096;
-  std::vector<float> k((size_t)(kChunk * row)), v(k.size());
-  std::vector<int32_t> pos((size_t)kChunk);
-  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-  auto next = [&state] {  // xorshift64*: cheap, the values do not matter
-    state ^= state >> 12, state ^= state << 25, state ^= state >> 27;
-    return (float)((state * 0x2545F4914F6CDD1Dull) >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
-  };
-  for (int64_t l = 0; l < cache.n_layers(); ++l) {
-    cache.reserve(l, n);
-    for (int64_t t0 = 0; t0 < n; t0 += kChunk) {
-      const int64_t c = std::min(kChunk, n - t0);
-      for (int64_t i = 0; i < c * row; ++i) k[i] = next(), v[i] = next();
-      for (int64_t t = 0; t < c; ++t) pos[t] = (int32_t)((t0 + t) * n_depth / n);
-      cache.append(l, c, k.data(), v.data(), pos.data());
-    }
-  }
-}
-
 }  // namespace
 
-int64_t decode_weight_bytes(const Model& model) {
-  int64_t bytes = 0;
-  for (const auto& t : model.file().tensors())
-    if (t.name != "token_embd.weight") bytes += (int64_t)t.n_bytes;
-  const auto& out = model.weights().output;
-  return bytes + (out.data == model.weights().token_embd.data ? out.n_rows * out.row_bytes : 0);
-}
-
-RowResult run_row(const Model& model, ThreadPool& pool, const RowSpec& spec) {
-  const auto& c = model.config();
+RowResult run_row(const Engine& engine, const RowSpec& spec) {
+  const ModelInfo& info = engine.info();
   RowResult result;
-  result.kv_bytes_full = spec.n_depth * c.kv_bytes_per_token(spec.kv_types);
+  result.kv_bytes_full = spec.n_depth * engine.kv_bytes_per_token(spec.kv_types);
   std::mt19937_64 rng(spec.seed);
   auto random_ids = [&](int64_t n) {
     std::vector<int32_t> ids((size_t)n);
-    for (auto& id : ids) id = (int32_t)(rng() % (uint64_t)c.n_vocab);
+    for (auto& id : ids) id = (int32_t)(rng() % (uint64_t)info.n_vocab);
     return ids;
   };
   const auto depth_ids = random_ids(spec.n_depth), prompt_ids = random_ids(spec.n_prompt);
   const int32_t first_token = random_ids(1)[0];
+  // pp: one pass over the prompt (one token sampled, not fed); tg: n_gen passes of one token each.
+  const std::vector<int32_t> test_ids = spec.n_prompt > 0 ? prompt_ids : std::vector<int32_t>{first_token};
+  const int64_t new_tokens = spec.n_prompt > 0 ? 1 : spec.n_gen;
+  SessionOptions options;
+  options.kv_types = spec.kv_types;
+  options.prefill_chunk = spec.prefill_chunk;
+  AskOptions ask;
+  ask.max_new_tokens = new_tokens;
+  ask.stop_at_end_of_generation = false;
+  GenerationOptions gen;
+  gen.max_new_tokens = new_tokens;
+  gen.stop_at_end_of_generation = false;
+  gen.kv_types = spec.kv_types;
+  const PressConfig press = PressConfig::from_spec(spec.press, spec.ratio);
+  // A press compressing while decoding consumes its context with the first test: each test gets its own.
+  const bool one_context = spec.one_context && !press.compresses_while_decoding();
+  if (press.compresses_while_decoding()) gen.press = press;
   result.peak_rss_of_row = reset_peak_rss();
-  const int n_contexts = spec.one_context ? 1 : spec.repetitions;
-  const int tests_per_context = spec.one_context ? spec.repetitions : 1;
+  const int n_contexts = one_context ? 1 : spec.repetitions;
+  const int tests_per_context = one_context ? spec.repetitions : 1;
   for (int rep = 0; rep < n_contexts; ++rep) {
-    KvCache cache = model.make_cache(spec.kv_types);
-    auto press = make_press(spec.press, spec.ratio);
-    double press_s = 0;
-    std::vector<float> context_logits;
+    std::optional<Session> context;
     const auto t_context = Clock::now();
-    if (spec.synthetic) {
-      if (spec.n_depth > 0) fill_synthetic(cache, spec.n_depth, press ? spec.ratio : 0.0, spec.seed + rep);
-    } else if (spec.n_depth > 0) {
-      PressPrefill with_press(press.get());
-      press_s = prefill_context(model, cache, pool, depth_ids, with_press, {}, spec.prefill_chunk).press_ms / 1000.0;
-    }
+    if (spec.n_depth > 0)
+      context = spec.synthetic
+                    ? Session::from_random_cache(engine, spec.n_depth, press.is_none() ? 0.0 : spec.ratio, options,
+                                                 spec.seed + rep)
+                    : Session::from_tokens(engine, depth_ids, press, options);
     result.context_s += seconds_since(t_context) / n_contexts;
-    result.press_ms += press_s * 1000.0 / n_contexts;
-    result.kv_bytes = cache.bytes();
-    const auto snapshot = cache.lengths();
-
+    if (context) {
+      result.press_ms += context->stats().compression_ms / n_contexts;
+      result.kv_bytes = context->stats().kv_bytes;
+    }
     for (int test = 0; test < tests_per_context; ++test) {
-      cache.truncate(snapshot);
-      std::vector<float> logits = context_logits;
-      int32_t pos = (int32_t)spec.n_depth;
       const auto t_test = Clock::now();
-      if (spec.n_prompt > 0) {
-        std::vector<int32_t> positions(prompt_ids.size());
-        std::iota(positions.begin(), positions.end(), pos);
-        model.forward(prompt_ids, positions, cache, pool);
-      }
-      for (int64_t i = 0; i < spec.n_gen; ++i) {
-        const int32_t tok[1] = {logits.empty() ? first_token : argmax(logits)}, p[1] = {pos++};
-        logits = model.forward(tok, p, cache, pool);
-      }
+      // Without a context the test runs on a fresh cache; after one, on the context's (restored after it).
+      result.kv_bytes_end = context ? (context->ask_tokens(test_ids, ask), context->kv_bytes_peak())
+                                    : engine.generate(test_ids, gen).kv_bytes;
       result.samples_ns.push_back(seconds_since(t_test) * 1e9);
-      result.kv_bytes_end = cache.bytes();
     }
   }
   result.peak_rss_bytes = peak_rss_bytes();

@@ -5,12 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "kvpress/engine.h"
 #include "kvpress/kv_type.h"
-
-namespace kvpress {
-class Model;
-class ThreadPool;
-}  // namespace kvpress
 
 namespace kvpress::cli::bench {
 
@@ -41,9 +37,8 @@ struct RowResult {
   bool peak_rss_of_row = false;    // false: the process's peak so far (the kernel could not reset it)
 };
 
-RowResult run_row(const Model& model, ThreadPool& pool, const RowSpec& spec);
-
-// Weight bytes one decoded token streams (every matrix once; the output matrix counted when tied).
-int64_t decode_weight_bytes(const Model& model);
+// Runs the row through the public API: Session::from_tokens (or from_random_cache) for the context,
+// ask_tokens for the test after it, Engine::generate for a test without context.
+RowResult run_row(const Engine& engine, const RowSpec& spec);
 
 }  // namespace kvpress::cli::bench

@@ -25,10 +25,12 @@ std::string ratio_text(double r) {
 }
 
 // Text sessions (chat: questions prompted as kvpress does) and token sessions (text completions) with
-// the same press, ratio and context ids hold the same compressed cache.
-std::string store_key(bool text_session, const PressConfig& press, std::span<const int32_t> context_ids) {
+// the same press, ratio, KV storage types and context ids hold the same compressed cache.
+std::string store_key(bool text_session, const PressConfig& press, const KvTypes& kv_types,
+                      std::span<const int32_t> context_ids) {
   std::string key = std::string(text_session ? "chat" : "text") + '\x1f' + press.canonical_spec() + '\x1f' +
-                    ratio_text(press.compression_ratio()) + '\x1f';
+                    ratio_text(press.compression_ratio()) + '\x1f' + std::string(kv_type_name(kv_types.k)) + '/' +
+                    std::string(kv_type_name(kv_types.v)) + '\x1f';
   key.append(reinterpret_cast<const char*>(context_ids.data()), context_ids.size_bytes());
   return key;
 }
@@ -76,7 +78,7 @@ PreparedRequest CompletionRunner::prepare(CompletionRequest request) {
     request.max_tokens = std::min(request.max_tokens, n_ctx - p.prompt_tokens);
   }
   if (request.sampling.temperature > 0 && !request.seed_given) request.sampling.seed = std::random_device{}();
-  p.store_key = store_key(chat, request.press, context_ids);
+  p.store_key = store_key(chat, request.press, options_.kv_types, context_ids);
   p.id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id_++);
   p.created = (int64_t)std::time(nullptr);
   p.request = std::move(request);
@@ -85,7 +87,7 @@ PreparedRequest CompletionRunner::prepare(CompletionRequest request) {
 
 bool CompletionRunner::preload(Session session) {
   if (session.press().compresses_while_decoding()) return false;
-  const std::string key = store_key(session.is_text(), session.press(), session.context_ids());
+  const std::string key = store_key(session.is_text(), session.press(), session.kv_types(), session.context_ids());
   const PrefillStats stats = session.stats();
   auto entry = store_.find_or_add(key);
   {

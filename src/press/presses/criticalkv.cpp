@@ -1,0 +1,184 @@
+// CriticalKVPress and CriticalAdaKVPress (Feng et al. 2025, "Identify Critical KV Cache in LLM Inference
+// from an Output Perturbation Perspective", spec §2.14-2.15): the inner scorer's scores re-weighted by
+// how much each value moves the attention output, ||v . Wo_h||_1 averaged over the GQA group, after a
+// first stage that keeps the inner scorer's own best first_stage_ratio of the budget. Both live in one
+// file, as in kvpress (criticalkv_press.py), because they share that norm.
+// CriticalAdaKV distributes the budget over heads as AdaKV does; kvpress only masks, we compact each
+// head for real (head_selection.h, as adakv.cpp).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "cache/kv_cache.h"
+#include "core/error.h"
+#include "kernels/kernels.h"
+#include "press/head_selection.h"
+#include "press/press_args.h"
+#include "press/score_utils.h"
+#include "press/scorer_wrapper.h"
+
+namespace kvpress {
+namespace {
+
+constexpr float kForced = std::numeric_limits<float>::max();  // kvpress's finfo.max
+
+// n[h][j] = mean over the query heads q of KV head h of sum_e |(v_j . Wo_q)[e]|, where Wo_q holds the
+// columns q*d .. q*d+d-1 of the layer's output projection [n_embd, n_heads*d] (dequantized once here).
+std::vector<std::vector<double>> value_output_norms(const LayerPrefill& layer, const std::vector<int64_t>& lengths) {
+  const auto& c = layer.model.config();
+  const int64_t D = c.n_embd, d = c.head_dim, H = c.n_heads, G = c.group_size(), HD = H * d;
+  const kernels::MatrixView& wo = layer.model.weights().layers[(size_t)layer.layer].wo;
+  KV_CHECK(wo.n_rows == D && wo.n_cols == HD);
+  std::vector<float> wo_f32((size_t)(D * HD));
+  for (int64_t r = 0; r < D; ++r) kernels::dequantize_row(wo.type, wo.row(r), &wo_f32[(size_t)(r * HD)], HD);
+  constexpr int64_t kRows = 256;  // values projected at a time: [kRows, n_embd] of scratch
+  std::vector<std::vector<double>> norms(lengths.size());
+  std::vector<float> values, projected((size_t)(kRows * D));
+  for (int64_t g = 0; g < (int64_t)lengths.size(); ++g) {
+    const int64_t n = lengths[g];
+    norms[g].assign((size_t)n, 0.0);
+    values.resize((size_t)(n * d));
+    layer.cache.values(layer.layer, g).read(0, n, values.data());
+    for (int64_t k = 0; k < G; ++k) {
+      kernels::MatrixView wo_head;  // [n_embd rows, d cols], rows HD apart
+      wo_head.type = GgmlType::F32;
+      wo_head.data = reinterpret_cast<const uint8_t*>(wo_f32.data() + (g * G + k) * d);
+      wo_head.n_rows = D;
+      wo_head.n_cols = d;
+      wo_head.row_bytes = HD * (int64_t)sizeof(float);
+      for (int64_t j0 = 0; j0 < n; j0 += kRows) {
+        const int64_t m = std::min(kRows, n - j0);
+        kernels::matmul(wo_head, values.data() + j0 * d, m, d, projected.data(), D, layer.pool);
+        for (int64_t j = 0; j < m; ++j) {
+          double l1 = 0;
+          for (int64_t e = 0; e < D; ++e) l1 += std::fabs((double)projected[j * D + e]);
+          norms[g][j0 + j] += l1 / (double)G;
+        }
+      }
+    }
+  }
+  return norms;
+}
+
+// Scores of every head set to (s + eps) * norm, in float as kvpress (in the model's dtype): forced
+// entries (finfo.max) may become +inf, which still ranks above everything.
+void reweight(HeadScores& scores, const std::vector<std::vector<double>>& norms, double epsilon) {
+  for (int64_t h = 0; h < scores.n_heads_kv; ++h)
+    for (int64_t j = 0; j < scores.length(h); ++j)
+      scores.head(h)[j] = (scores.head(h)[j] + (float)epsilon) * (float)norms[h][j];
+}
+
+void force_top(HeadScores& scores, int64_t h, int64_t n) {
+  for (int64_t j : top_indices(scores.head(h), scores.length(h), std::min(n, scores.length(h))))
+    scores.head(h)[j] = kForced;
+}
+
+struct CriticalOptions {
+  double epsilon = 1e-4;
+  double first_stage_ratio = 0.5;
+};
+
+CriticalOptions read_options(PressArgs& args) {
+  CriticalOptions o;
+  o.epsilon = args.real("epsilon", o.epsilon, 0.0, 1e6);
+  o.first_stage_ratio = args.real("first_stage_ratio", o.first_stage_ratio, 0.0, 1.0);
+  return o;
+}
+
+std::string option_text(const CriticalOptions& o) {
+  return "epsilon=" + format_number(o.epsilon) + ",first_stage_ratio=" + format_number(o.first_stage_ratio);
+}
+
+}  // namespace
+
+// A scorer itself (kvpress: CriticalKVPress(ScorerPress)), so it also works inside adakv, chunkkv, ...
+class CriticalKvPress final : public ScorerPress {
+ public:
+  CriticalKvPress(std::unique_ptr<ScorerPress> inner, const CriticalOptions& o)
+      : ScorerPress(0.0), inner_(std::move(inner)), o_(o) {}
+
+  std::string name() const override { return "criticalkv(" + inner_->name() + "):" + option_text(o_); }
+  void set_compression_ratio(double ratio) override {
+    ScorerPress::set_compression_ratio(ratio);
+    inner_->set_compression_ratio(ratio);
+  }
+  void reset() override { inner_->reset(); }
+  ObservationNeeds needs() const override { return inner_->needs(); }
+  void observe(const LayerChunk& chunk) override { inner_->observe(chunk); }
+
+  void score(const LayerPrefill& layer, HeadScores& scores) override {
+    inner_->score(layer, scores);
+    const auto norms = value_output_norms(layer, scores.lengths);
+    // Stage 1: the inner scorer's top int((1 - r) * S * first_stage_ratio) entries of each head.
+    std::vector<std::vector<int64_t>> first((size_t)scores.n_heads_kv);
+    for (int64_t h = 0; h < scores.n_heads_kv; ++h) {
+      const double S = (double)(scores.length(h) + layer.evicted);
+      const int64_t b1 = (int64_t)((1.0 - compression_ratio()) * S * o_.first_stage_ratio);
+      first[h] = top_indices(scores.head(h), scores.length(h), std::min(b1, scores.length(h)));
+    }
+    // Stage 2: re-weight by the value's effect on the output; the stage-1 entries stay on top.
+    reweight(scores, norms, o_.epsilon);
+    for (int64_t h = 0; h < scores.n_heads_kv; ++h)
+      for (int64_t j : first[h]) scores.head(h)[j] = kForced;
+  }
+
+ private:
+  std::unique_ptr<ScorerPress> inner_;
+  CriticalOptions o_;
+};
+
+class CriticalAdaKvPress final : public ScorerWrapper {
+ public:
+  CriticalAdaKvPress(std::unique_ptr<ScorerPress> inner, double alpha_safeguard, const CriticalOptions& o)
+      : ScorerWrapper(std::move(inner)), alpha_safeguard_(alpha_safeguard), o_(o) {}
+
+  std::string name() const override {
+    return "critical_adakv(" + inner().name() + "):alpha_safeguard=" + format_number(alpha_safeguard_) + "," +
+           option_text(o_);
+  }
+
+  void compress(const LayerPrefill& layer) override {
+    if (compression_ratio() == 0.0) return;
+    HeadScores scores;
+    inner().score(layer, scores);
+    const int64_t Hkv = scores.n_heads_kv;
+    int64_t total = 0;
+    for (int64_t h = 0; h < Hkv; ++h) total += scores.length(h);
+    const int64_t n_kept = inner().kept_entries(layer, total / Hkv);
+    const int64_t n_safe = (int64_t)((double)n_kept * alpha_safeguard_);
+    for (int64_t h = 0; h < Hkv; ++h) force_top(scores, h, n_safe);  // AdaKV's safeguard
+    // Head budgets: how many of the layer's Hkv * n_kept best entries fall in each head.
+    const auto budget_sets = top_over_heads(scores, Hkv * n_kept);
+    // Stage 1: each head's own best int(budget * first_stage_ratio) entries.
+    for (int64_t h = 0; h < Hkv; ++h)
+      force_top(scores, h, (int64_t)((double)budget_sets[h].size() * o_.first_stage_ratio));
+    // Stage 2: re-weighted scores, each head's best `budget` entries forced.
+    reweight(scores, value_output_norms(layer, scores.lengths), o_.epsilon);
+    for (int64_t h = 0; h < Hkv; ++h) force_top(scores, h, (int64_t)budget_sets[h].size());
+    // kvpress masks the Hkv * (S - n_kept) lowest over the layer: we keep the Hkv * n_kept best.
+    keep_per_head(layer, top_over_heads(scores, Hkv * n_kept));
+  }
+
+ private:
+  double alpha_safeguard_;
+  CriticalOptions o_;
+};
+
+template <>
+std::unique_ptr<Press> create_press<CriticalKvPress>(PressArgs& args) {
+  const CriticalOptions o = read_options(args);
+  auto inner = take_scorer(args);
+  if (args.describing()) return nullptr;
+  return std::make_unique<CriticalKvPress>(std::move(inner), o);
+}
+
+template <>
+std::unique_ptr<Press> create_press<CriticalAdaKvPress>(PressArgs& args) {
+  const double alpha = args.real("alpha_safeguard", 0.20, 0.0, 1.0);
+  const CriticalOptions o = read_options(args);
+  auto inner = take_scorer(args);
+  if (args.describing()) return nullptr;
+  return std::make_unique<CriticalAdaKvPress>(std::move(inner), alpha, o);
+}
+
+}  // namespace kvpress
