@@ -126,6 +126,26 @@ TEST(ThinkPress, RatioMapping) {
   EXPECT_EQ(run.cache.keys(0, 0).n_channels, 32 - 8);
 }
 
+TEST(ThinkPress, ReRotationAndPiecesAfterItAreRefused) {
+  const auto model = model_for("llama");
+  ThreadPool pool(2);
+  const auto ids = tiny_token_ids(kContext, 3);
+  for (const char* spec : {"composed(think,key_rerotation(knorm))", "composed(think,chunk(knorm):chunk_length=20)"}) {
+    auto press = make_press(spec, 0.5);
+    try {
+      prefill(*model, ids, press.get(), pool);
+      ADD_FAILURE() << spec << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("think"), std::string::npos) << e.what();
+    }
+  }
+  // The other order works: the re-rotated keys are then pruned.
+  auto ok = make_press("composed(key_rerotation(knorm),think)", 0.5);
+  const auto run = prefill(*model, ids, ok.get(), pool);
+  EXPECT_TRUE(run.cache.keys(0, 0).pruned());
+  EXPECT_EQ(run.cache.length(0, 0), kept_count(kContext, 0.5));
+}
+
 TEST(ThinkPress, RejectsBadParameters) {
   for (const char* spec : {"think:key_channel_compression_ratio=1", "think:key_channel_compression_ratio=-0.1",
                            "think:window_size=0"}) {
