@@ -32,6 +32,8 @@ _CLASS_NAMES = {
     "simlayerkv": "SimLayerKVPress",
     "kvzip": "KVzipPress",
     "kvcompose": "KVComposePress",
+    "think": "ThinKPress",
+    "expected_attention_with_stats": "ExpectedAttentionStatsPress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}

@@ -38,6 +38,10 @@ class Press {
   // True for presses that re-rotate kept keys to positions 0..n_kept-1 (questions then start at
   // the compressed length, spec §1.5).
   virtual bool rerotates_keys() const { return false; }
+  // True for presses whose window is the question of a query-aware prompt (FinchPress, spec §2.13):
+  // the question is then tokenized on its own after the context, its length reaches the press as
+  // LayerPrefill::question_tokens, and the pass keeps the queries of those tokens.
+  virtual bool reads_question_window() const { return false; }
   // Called before a new context is compressed (resets per-context state such as RNG draws).
   virtual void reset() {}
   // What compress() reads of the prefill besides the cache (the pass keeps nothing else): by

@@ -22,6 +22,10 @@ class PressPrefill {
   LayerObserver compress;         // optional: replaces press->compress (inspect records the scores)
   LayerObserver after_compress;   // optional: progress reports
   ObservationNeeds extra_needs{0, false};  // what the callbacks read besides the press
+  int64_t question_tokens = 0;  // query-aware: the context's last tokens that are the question (else 0)
+  // The last tokens the press reads the queries of: its needs' query rows, or the question for a press
+  // that reads it as its window (0 without a press).
+  int64_t window_tokens() const;
 
   // Sets fwd's observers and needs (calls press->reset() at prefill); this object must outlive the
   // forward call.

@@ -1,6 +1,7 @@
 // `kvpress inspect` for every press `kvpress presses` lists (issue 17: every press shows its kept
 // positions per layer and head, as JSON, from the CLI): the JSON's shape, kept positions ascending and
 // unique inside the context, and kv_bytes exactly the kept entries' bytes.
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -37,6 +38,8 @@ const std::map<std::string, std::string>& examples() {
       {"dms", "dms(knorm):threshold=-3,sliding_window_size=32"},
       {"merging", "merging(knorm)"},
       {"simlayerkv", "simlayerkv:lazy_threshold=0,n_recent=64"},
+      {"finch", "finch --question-tokens 20"},  // query-aware: the last 20 tokens are the question
+      {"expected_attention_with_stats", "expected_attention_with_stats:stats_file=STATS"},
       // kvpress's sink 128 + recent 256 would keep all of the 300 tokens.
       {"duo_attention_on_the_fly", "duo_attention_on_the_fly:sink_size=16,recent_size=64,n_samples=2"},
   };
@@ -45,6 +48,19 @@ const std::map<std::string, std::string>& examples() {
 // Presses whose ratio is a parameter or who take none: inspected at ratio 0.
 bool takes_no_ratio(const std::string& name) {
   return name == "per_layer_compression" || name == "dms" || name == "simlayerkv";
+}
+
+// Query statistics of the shipped model (kvpress query-stats), written once for the stats press.
+std::string stats_file() {
+  static const std::string path = [] {
+    static ScratchDir dir("inspect_presses");
+    std::ofstream(dir / "text.txt") << "The grass is green. The sky is blue. The sun is yellow. Here we go again.";
+    const std::string out = dir / "stats.bin";
+    const CliRun r = run_cli("query-stats --model " + shipped_model() + " --text " + (dir / "text.txt") + " --out " + out);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return out;
+  }();
+  return path;
 }
 
 std::vector<std::string> listed_presses() {
@@ -75,8 +91,11 @@ TEST(CliInspectPresses, EveryListedPressShowsItsKeptPositions) {
                                name == "compression_ratio_decoding";
     const double ratio = takes_no_ratio(name) || decoding_only ? 0.0 : 0.5;
     SCOPED_TRACE(spec);
-    const CliRun r = run_cli("inspect --model " + shipped_model() + " --tokens " + tokens + " --press '" + spec +
-                             "' --compression-ratio " + std::to_string(ratio) + " --quiet");
+    std::string press = spec, extra;
+    if (const size_t flag = spec.find(" --"); flag != std::string::npos) press = spec.substr(0, flag), extra = spec.substr(flag);
+    if (const size_t at = press.find("STATS"); at != std::string::npos) press.replace(at, 5, stats_file());
+    const CliRun r = run_cli("inspect --model " + shipped_model() + " --tokens " + tokens + " --press '" + press +
+                             "' --compression-ratio " + std::to_string(ratio) + " --quiet" + extra);
     EXPECT_EQ(r.exit_code, 0) << r.err << (it == examples().end() ? " (add an example spec for this press)" : "");
     if (r.exit_code != 0) continue;
     const json j = json::parse(r.out);
@@ -104,6 +123,14 @@ TEST(CliInspectPresses, EveryListedPressShowsItsKeptPositions) {
     if (decoding_only) EXPECT_EQ(bytes, full);
     else EXPECT_LT(bytes, full);
   }
+}
+
+TEST(CliInspectPresses, AQuestionMustLeaveContextBeforeIt) {
+  const CliRun r = run_cli("inspect --model " + shipped_model() +
+                           " --tokens 5,6,7,8 --press finch --compression-ratio 0.5 --quiet --question-tokens 4");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("question_tokens must leave at least one context token"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
 }
 
 }  // namespace

@@ -34,6 +34,9 @@ class ComposedPress final : public Press {
   bool rerotates_keys() const override {
     return std::any_of(presses_.begin(), presses_.end(), [](const auto& p) { return p->rerotates_keys(); });
   }
+  bool reads_question_window() const override {
+    return std::any_of(presses_.begin(), presses_.end(), [](const auto& p) { return p->reads_question_window(); });
+  }
   ObservationNeeds needs() const override {
     ObservationNeeds n{0, false};
     for (const auto& p : presses_) n = combined_needs(n, p->needs());
