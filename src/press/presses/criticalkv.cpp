@@ -35,9 +35,11 @@ std::vector<std::vector<double>> value_output_norms(const LayerPrefill& layer, c
   const kernels::MatrixView& wo = layer.model.weights().layers[(size_t)layer.layer].wo;
   KV_CHECK(wo.n_rows == D && wo.n_cols == HD);
   const kernels::KernelSet& ks = kernels::active_kernels();
-  std::vector<float> wo_f32((size_t)(D * HD));
+  thread_local std::vector<float> wo_buffer;  // this thread's, kept across layers (no page faults per layer)
+  wo_buffer.resize((size_t)(D * HD));
+  float* const wo_f32 = wo_buffer.data();  // the pool's threads read it through this pointer
   layer.pool.parallel_for(D, 16, [&](int64_t begin, int64_t end, int) {
-    for (int64_t r = begin; r < end; ++r) ks.dequantize_row(wo.type, wo.row(r), &wo_f32[(size_t)(r * HD)], HD);
+    for (int64_t r = begin; r < end; ++r) ks.dequantize_row(wo.type, wo.row(r), wo_f32 + r * HD, HD);
   });
   constexpr int64_t kRows = 256;  // values per item, a multiple of kernels::kGemmTokenPad
   struct Item {
@@ -51,12 +53,12 @@ std::vector<std::vector<double>> value_output_norms(const LayerPrefill& layer, c
   struct Scratch {
     std::vector<float> rows, rows_t, projected;
   };
-  std::vector<Scratch> scratch((size_t)layer.pool.n_threads());
-  layer.pool.parallel_for((int64_t)items.size(), 1, [&](int64_t begin, int64_t end, int thread) {
-    Scratch& sc = scratch[thread];
+  layer.pool.parallel_for((int64_t)items.size(), 1, [&](int64_t begin, int64_t end, int) {
+    thread_local Scratch sc;  // pool workers live as long as the pool: allocated once
     sc.rows.resize((size_t)(kRows * d));
     sc.rows_t.resize((size_t)(d * kRows));  // the block's values transposed, as the gemm reads them
-    sc.projected.resize((size_t)(D * kRows));  // [n_embd, kRows]: column t is Wo_q v_(j0 + t)
+    constexpr int64_t kSlice = 16;  // output rows per gemm
+    sc.projected.resize((size_t)(kSlice * kRows));  // [kSlice, kRows]: column t is a slice of Wo_q v_(j0 + t)
     double acc[kRows];
     for (int64_t it = begin; it < end; ++it) {
       const auto [q, j0] = items[it];
@@ -68,10 +70,14 @@ std::vector<std::vector<double>> value_output_norms(const LayerPrefill& layer, c
         for (int64_t t = 0; t < m; ++t) dst[t] = sc.rows[t * d + i];
         std::fill(dst + m, dst + ldb, 0.0f);
       }
-      ks.gemm_f32(wo_f32.data() + q * d, HD, D, sc.rows_t.data(), ldb, m, sc.projected.data(), ldb, d, false);
+      // Output rows e in slices, so that each slice's projection is summed while it is still in L1.
       std::fill(acc, acc + m, 0.0);
-      for (int64_t e = 0; e < D; ++e)
-        for (int64_t t = 0; t < m; ++t) acc[t] += std::fabs((double)sc.projected[e * ldb + t]);
+      for (int64_t e0 = 0; e0 < D; e0 += kSlice) {
+        const int64_t me = std::min(kSlice, D - e0);
+        ks.gemm_f32(wo_f32 + e0 * HD + q * d, HD, me, sc.rows_t.data(), ldb, m, sc.projected.data(), ldb, d, false);
+        for (int64_t e = 0; e < me; ++e)
+          for (int64_t t = 0; t < m; ++t) acc[t] += std::fabs((double)sc.projected[e * ldb + t]);
+      }
       std::copy(acc, acc + m, l1[q].begin() + j0);
     }
   });
