@@ -58,7 +58,7 @@ void QueryStats::add(const float* rows, int64_t n, ThreadPool& pool) {
   // kernels' gemm on this thread (X^T [d, n] times X, whose rows are already the gemm's layout).
   const auto& ks = kernels::active_kernels();
   const int64_t ld = (d_ + kernels::kGemmTokenPad - 1) / kernels::kGemmTokenPad * kernels::kGemmTokenPad;
-  pool.parallel_for(H_, 1, [&](int64_t begin, int64_t end, int) {
+  const auto per_heads = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> x, xt, gram;  // kept across calls: no page faults per chunk
     if (covariance_) {
       x.assign((size_t)(n * ld), 0.0f);  // [n, ld]: padding columns zero
@@ -82,7 +82,13 @@ void QueryStats::add(const float* rows, int64_t n, ThreadPool& pool) {
       for (int64_t i = 0; i < d_; ++i)
         for (int64_t k = 0; k < d_; ++k) m2[i * d_ + k] += gram[i * ld + k];
     }
-  });
+  };
+  // Small chunks (a few hundred thousand multiply-adds) run on this thread: waiting for a busy pool
+  // would cost more than the work.
+  if (covariance_ && n * H_ * d_ * d_ >= (int64_t(1) << 22))
+    pool.parallel_for(H_, 1, [&](int64_t begin, int64_t end, int) { per_heads(begin, end); });
+  else
+    per_heads(0, H_);
   count += n;
 }
 

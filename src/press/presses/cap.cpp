@@ -107,7 +107,8 @@ class CapPress final : public ScorerPress {
     keys_t_.assign((size_t)(Hkv * d * ld), 0.0f);
     values_t_.assign((size_t)(Hkv * d * ld), 0.0f);
     values_.resize((size_t)(Hkv * n * d));
-    layer.pool.parallel_for(Hkv, 1, [&](int64_t begin, int64_t end, int) {
+    // On this thread: a cheap stage, where waiting for a busy pool would cost more.
+    [&](int64_t begin, int64_t end) {
       thread_local std::vector<float> rows;
       for (int64_t g = begin; g < end; ++g) {
         const int64_t n_g = lengths[g] - n_sink;
@@ -120,7 +121,7 @@ class CapPress final : public ScorerPress {
         for (int64_t i = 0; i < d; ++i)
           for (int64_t j = 0; j < n_g; ++j) values_t_[(size_t)((g * d + i) * ld + j)] = v[j * d + i];
       }
-    });
+    }(0, Hkv);
     const kernels::KernelSet& ks = kernels::active_kernels();
     std::vector<float> per_head((size_t)(H * n), 0.0f);
     layer.pool.parallel_for(H, 1, [&](int64_t begin, int64_t end, int) {

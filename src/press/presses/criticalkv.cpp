@@ -38,9 +38,10 @@ std::vector<std::vector<double>> value_output_norms(const LayerPrefill& layer, c
   thread_local std::vector<float> wo_buffer;  // this thread's, kept across layers (no page faults per layer)
   wo_buffer.resize((size_t)(D * HD));
   float* const wo_f32 = wo_buffer.data();  // the pool's threads read it through this pointer
-  layer.pool.parallel_for(D, 16, [&](int64_t begin, int64_t end, int) {
+  // On this thread: a cheap stage, where waiting for a busy pool would cost more.
+  [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) ks.dequantize_row(wo.type, wo.row(r), wo_f32 + r * HD, HD);
-  });
+  }(0, D);
   constexpr int64_t kRows = 256;  // values per item, a multiple of kernels::kGemmTokenPad
   struct Item {
     int64_t q, j0;

@@ -84,7 +84,8 @@ class ExpectedAttentionPress final : public ScorerPress {
     // in on every layer.
     std::vector<float>& keys_t = keys_t_;
     keys_t.resize((size_t)(Hkv * d * ld));
-    layer.pool.parallel_for(Hkv, 1, [&](int64_t begin, int64_t end, int) {
+    // On this thread: a cheap stage, where waiting for a busy pool would cost more.
+    [&](int64_t begin, int64_t end) {
       thread_local std::vector<float> rows;
       for (int64_t g = begin; g < end; ++g) {
         const int64_t n_g = lengths[g] - n_sink;
@@ -94,7 +95,7 @@ class ExpectedAttentionPress final : public ScorerPress {
         transpose_rows(rows.data(), n_g, d, kt, ld);
         for (int64_t i = 0; i < d; ++i) std::fill(kt + i * ld + n_g, kt + (i + 1) * ld, 0.0f);  // gemm padding
       }
-    });
+    }(0, Hkv);
     std::vector<float> attn((size_t)(H * n), 0.0f);  // softmax over the non-sink keys, per query head
     const kernels::KernelSet& ks = kernels::active_kernels();
     const double inv_sqrt_d = (double)(1.0f / std::sqrt((float)d));
@@ -145,7 +146,8 @@ class ExpectedAttentionPress final : public ScorerPress {
 
     std::vector<float> s = group_mean(attn, H, Hkv, n);  // [Hkv, n]
     if (o_.use_vnorm) {
-      layer.pool.parallel_for(Hkv, 1, [&](int64_t begin, int64_t end, int) {
+      // On this thread: a cheap stage, where waiting for a busy pool would cost more.
+      [&](int64_t begin, int64_t end) {
         thread_local std::vector<float> rows, rows_t;
         thread_local std::vector<double> norm;
         for (int64_t g = begin; g < end; ++g) {
@@ -160,7 +162,7 @@ class ExpectedAttentionPress final : public ScorerPress {
             for (int64_t j = 0; j < n_g; ++j) norm[j] += (double)rows_t[i * ld_g + j] * rows_t[i * ld_g + j];
           for (int64_t j = 0; j < n_g; ++j) s[g * n + j] = (float)(((double)s[g * n + j] + o_.epsilon) * std::sqrt(norm[j]));
         }
-      });
+      }(0, Hkv);
     }
     const float protect = protection_score(s);  // sinks always kept
     scores.resize(lengths);
