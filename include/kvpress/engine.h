@@ -38,6 +38,19 @@ struct ModelInfo {
   bool has_chat_template = false;
 };
 
+// How the query statistics of expected_attention_with_stats are taken (kvpress's defaults: the first 100
+// texts of a calibration set, each cut to 1000 characters, the first 4 tokens left out).
+struct QueryStatsOptions {
+  int64_t max_chars = 1000;   // each text cut to its first max_chars characters (UTF-8 code points)
+  int64_t max_samples = 100;  // at most this many texts, in the order given
+  int64_t n_sink = 4;         // the first n_sink tokens of each text are not counted
+};
+
+struct QueryStatsSummary {
+  int64_t n_samples = 0;  // texts used
+  int64_t n_queries = 0;  // N: query rows counted per layer and head
+};
+
 struct GenerationOptions {
   int64_t max_new_tokens = 128;
   SamplingOptions sampling;
@@ -90,6 +103,13 @@ class Engine {
 
   // Feeds prompt_ids at positions 0.. on a fresh cache and generates; stops on an end-of-generation token.
   Generation generate(std::span<const int32_t> prompt_ids, const GenerationOptions& options) const;
+
+  // The statistics file of expected_attention_with_stats (spec §2.22): mean and covariance (divided by
+  // N - 1) of the pre-RoPE queries of every layer and query head over `texts`, each tokenized as plain
+  // text with the BOS the vocabulary asks for (kvpress's tokenizer(text)), written to out_path
+  // (docs/presses.md gives the format). Throws Error when fewer than 2 queries remain or on I/O errors.
+  QueryStatsSummary write_query_stats(const std::vector<std::string>& texts, const QueryStatsOptions& options,
+                                      const std::string& out_path) const;
 
   struct Impl;
 

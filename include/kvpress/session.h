@@ -25,6 +25,13 @@ struct SessionOptions {
                                               // compressed after each chunk (docs/kv-cache.md)
   bool record_scores = false;                 // keep the scores a scorer press computed (scores())
   PrefillProgressFn on_prefill_progress;      // after every layer of the context's prefill
+  // Query-aware prompts (kvpress query_aware): the question, appended to the text context (from_text).
+  // A press whose window is the question (finch) gets it tokenized on its own after the context, as
+  // kvpress's Finch delimiter token splits it, and is told how many tokens it has; for other presses
+  // context + question is tokenized as one text, as kvpress does.
+  std::string question_in_context;
+  // from_tokens: the last question_tokens ids are such a question (query-aware token contexts).
+  int64_t question_tokens = 0;
 };
 
 // Times in milliseconds; bytes exact from the cache.

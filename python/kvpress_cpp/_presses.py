@@ -29,6 +29,11 @@ _CLASS_NAMES = {
     "critical_adakv": "CriticalAdaKVPress",
     "chunkkv": "ChunkKVPress",
     "dms": "DMSPress",
+    "simlayerkv": "SimLayerKVPress",
+    "kvzip": "KVzipPress",
+    "kvcompose": "KVComposePress",
+    "think": "ThinKPress",
+    "expected_attention_with_stats": "ExpectedAttentionStatsPress",
 }
 # Wrappers taking a list of presses; the others take one, as `press`.
 _LIST_WRAPPERS = {"composed"}

@@ -19,12 +19,16 @@ AnswerResult answer(const Engine& engine, const std::string& context, const std:
     fail("press '", press.spec(), "' compresses the cache while an answer is generated, so one context answers one ",
          "question (as in kvpress); got ", questions.size(),
          " questions (ask them one at a time, query-aware, or as a conversation)");
-  // Query-aware: each question is compressed together with the context.
-  std::vector<std::pair<std::string, std::vector<std::string>>> runs;
+  // Query-aware: each question is compressed together with the context (appended to it by the session).
+  struct Run {
+    std::string question_in_context;
+    std::vector<std::string> questions;
+  };
+  std::vector<Run> runs;
   if (options.query_aware) {
-    for (const auto& q : questions) runs.push_back({context + q, {""}});
+    for (const auto& q : questions) runs.push_back({q, {""}});
   } else {
-    runs.push_back({context, questions});
+    runs.push_back({"", questions});
   }
   SessionOptions session_options;
   session_options.kv_types = options.kv_types;
@@ -35,8 +39,9 @@ AnswerResult answer(const Engine& engine, const std::string& context, const std:
 
   AnswerResult result;
   auto& s = result.stats;
-  for (const auto& [run_context, run_questions] : runs) {
-    Session session = Session::from_text(engine, run_context, press, session_options);
+  for (const auto& [question_in_context, run_questions] : runs) {
+    session_options.question_in_context = question_in_context;
+    Session session = Session::from_text(engine, context, press, session_options);
     AnswerResult run = answer(session, run_questions, options);
     result.warnings.insert(result.warnings.end(), run.warnings.begin(), run.warnings.end());
     s.prefill_ms += run.stats.prefill_ms;

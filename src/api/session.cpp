@@ -31,7 +31,8 @@ struct Session::Impl {
                          "(max_context_length truncates it)");
     {
       std::lock_guard lock(engine->compute);
-      context.prefill(ids, press.get(), options.on_prefill_progress, options.prefill_chunk, options.record_scores);
+      context.prefill(ids, press.get(), options.on_prefill_progress, options.prefill_chunk, options.record_scores,
+                      question_tokens);
     }
     stats.context_tokens = context.context_tokens();
     stats.kv_bytes_full = stats.context_tokens * engine->model->config().kv_bytes_per_token(options.kv_types);
@@ -51,6 +52,7 @@ struct Session::Impl {
   bool text_mode = false;
   PromptParts parts;
   std::vector<int32_t> ids;
+  int64_t question_tokens = 0;  // query-aware with a press reading the question: its tokens at the end of ids
   std::vector<std::string> warnings;
   PrefillStats stats;
   int64_t turns = 0;  // conversation turns (converse) so far
@@ -79,8 +81,25 @@ Session Session::from_text(const Engine& engine, const std::string& context, con
   auto impl = std::make_unique<Impl>(engine.impl_, press, options.kv_types);
   const Model& model = *impl->engine->model;
   impl->text_mode = true;
-  impl->parts = split_prompt(model, context, options.use_chat_template);
-  impl->ids = kvpress::context_ids(model, impl->parts);
+  const std::string& question = options.question_in_context;
+  impl->parts = split_prompt(model, context + question, options.use_chat_template);
+  if (!question.empty() && impl->press && impl->press->reads_question_window()) {
+    // kvpress's Finch puts a delimiter token between context and question, so the tokenizer splits
+    // there and the press's window is the question's tokens: the same ids without the delimiter.
+    const std::string& text = impl->parts.context;
+    if (!text.ends_with(question))
+      fail("press '", press.spec(), "' reads the question as its window, but the chat template changed the ",
+           "question's text (e.g. trimmed it); use use_chat_template=false or a question without edge spaces");
+    impl->ids = model.tokenizer().encode(text.substr(0, text.size() - question.size()), false, true);
+    const std::vector<int32_t> q = model.tokenizer().encode(question, false, true);
+    impl->ids.insert(impl->ids.end(), q.begin(), q.end());
+    impl->question_tokens = (int64_t)q.size();
+    if (options.max_context_length && (int64_t)impl->ids.size() > *options.max_context_length)
+      fail("press '", press.spec(), "' reads the question at the end of the context, but max_context_length=",
+           *options.max_context_length, " would truncate it (", impl->ids.size(), " tokens)");
+  } else {
+    impl->ids = kvpress::context_ids(model, impl->parts);
+  }
   truncate(impl->ids, options, impl->warnings);
   impl->prefill(options);
   return Session(std::move(impl));
@@ -91,6 +110,14 @@ Session Session::from_tokens(const Engine& engine, std::span<const int32_t> cont
   check_options(options);
   auto impl = std::make_unique<Impl>(engine.impl_, press, options.kv_types);
   impl->ids.assign(context_ids.begin(), context_ids.end());
+  if (options.question_tokens < 0 || (options.question_tokens > 0 && options.question_tokens >= (int64_t)impl->ids.size()))
+    fail("question_tokens must leave at least one context token before the question: got ", options.question_tokens,
+         " of ", impl->ids.size(), " ids");
+  if (options.question_tokens > 0 && options.max_context_length &&
+      (int64_t)impl->ids.size() > *options.max_context_length)
+    fail("the question is at the end of the context ids, but max_context_length=", *options.max_context_length,
+         " would truncate them (", impl->ids.size(), " ids)");
+  if (impl->press && impl->press->reads_question_window()) impl->question_tokens = options.question_tokens;
   truncate(impl->ids, options, impl->warnings);
   impl->prefill(options);
   return Session(std::move(impl));

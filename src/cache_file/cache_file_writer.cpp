@@ -94,6 +94,9 @@ struct TempFile {
 
 int64_t write_cache_file(const std::string& path, const Model& model, const CacheFileSession& session,
                          const KvCache& cache) {
+  // The format stores every key at head_dim; a ThinK cache holds some keys at their kept channels only.
+  if (cache.has_pruned_keys())
+    fail(path, ": a cache whose key channels were pruned (press 'think') cannot be saved to a cache file yet");
   const ModelBinding binding = binding_of(model);
   Sink counter(nullptr, path);
   emit(counter, 0, binding, session, cache);

@@ -114,6 +114,7 @@ struct Item {
 // Per-thread tiles; pool workers live as long as the pool, so these are allocated once.
 struct Scratch {
   std::vector<float> q;           // [rows, head_dim], pre-scaled by 1/sqrt(head_dim)
+  std::vector<float> q_narrow;    // [rows, kept key channels]: q on the channels of pruned keys (ThinK)
   std::vector<int32_t> q_pos;     // [rows]
   std::vector<float> keys;        // [key block, head_dim]: a block of keys decoded (unless stored as f32)
   std::vector<float> keys_t;      // [head_dim, key block padded]: keys transposed for the score gemm
@@ -167,7 +168,7 @@ class TiledAttention {
     // over transposed keys, which pays off only when ~100 query rows share each transposition.
     const bool few_rows = m <= kFewRows;
     // Decoding (every key visible to every row): one fused kernel call over the whole key range.
-    if (few_rows && item.key_end > item.key_begin &&
+    if (few_rows && !keys.pruned() && item.key_end > item.key_begin &&
         *std::max_element(pos + item.key_begin, pos + item.key_end) <= q_min) {
       ks_.attend_rows(q, m, keys, values, item.key_begin, item.key_end - item.key_begin, acc, d_pad_, row_max, row_sum);
       return m;
@@ -175,51 +176,73 @@ class TiledAttention {
     // Decoding computes little per key: longer blocks spread the per-block work over more keys.
     const int64_t block = few_rows ? kDecodeKeyBlock : kKeyBlock;
     float* scores = sized(sc.scores, m * block);
-    for (int64_t k0 = item.key_begin; k0 < item.key_end; k0 += block) {
-      const int64_t bk = std::min(block, item.key_end - k0);
-      const auto [p_min, p_max] = std::minmax_element(pos + k0, pos + k0 + bk);
-      if (*p_min > q_max) continue;  // every key of the block is after every query
-      const bool all_visible = *p_max <= q_min;
-      // Scores [m, bk] = q [m, d] x keys^T: the gemm wants its right operand column-major.
-      const int64_t ld = round_up(bk, kernels::kGemmTokenPad);
-      const float* kb = keys.f32() ? keys.f32() + k0 * d_ : sized(sc.keys, block * d_);
-      if (!keys.f32()) keys.read(k0, bk, sc.keys.data());
-      if (few_rows) {
-        // Decoding: the few query rows against the key rows as stored (no transposition of the keys).
-        ks_.dot_rows_f32(q, m, kb, bk, d_, scores, ld);
-      } else {
-        for (int64_t i = 0; i < d_; ++i) {
-          float* dst = keys_t + i * ld;
-          for (int64_t j = 0; j < bk; ++j) dst[j] = kb[j * d_ + i];
-          std::fill(dst + bk, dst + ld, 0.0f);
+    // Entries [begin, end) whose keys are the rows of kv (row i = entry first + i), each dk wide,
+    // scored against the query rows qk [m, dk]; folded into the rows' online softmax and output.
+    const auto attend_range = [&](int64_t begin, int64_t end, const kernels::MatrixView& kv, int64_t first,
+                                  const float* qk, int64_t dk) {
+      for (int64_t k0 = begin; k0 < end; k0 += block) {
+        const int64_t bk = std::min(block, end - k0);
+        const auto [p_min, p_max] = std::minmax_element(pos + k0, pos + k0 + bk);
+        if (*p_min > q_max) continue;  // every key of the block is after every query
+        const bool all_visible = *p_max <= q_min;
+        // Scores [m, bk] = q [m, dk] x keys^T: the gemm wants its right operand column-major.
+        const int64_t ld = round_up(bk, kernels::kGemmTokenPad);
+        const float* kb = reinterpret_cast<const float*>(kv.row(k0 - first));
+        if (kv.type != GgmlType::F32) {  // rows [k0, k0 + bk) are one encoded run
+          kernels::dequantize_row(kv.type, kv.row(k0 - first), sized(sc.keys, block * d_), bk * dk);
+          kb = sc.keys.data();
         }
-        ks_.gemm_f32(q, d_, m, keys_t, ld, bk, scores, ld, d_, false);
-      }
-      for (int64_t r = 0; r < m; ++r) {
-        float* s = scores + r * ld;
-        if (!all_visible && q_pos[r] < *p_min) {  // the row sees nothing of this block
-          std::fill(s, s + bk, 0.0f);
-          continue;
-        }
-        const float correction = softmax_tile_row(s, bk, pos + k0, q_pos[r], all_visible, &row_max[r], &row_sum[r]);
-        if (correction != 1.0f)
-          for (int64_t i = 0; i < d_; ++i) acc[r * d_pad_ + i] *= correction;
-      }
-      // acc [m, d] += probabilities [m, bk] x values [bk, d] (value rows are already gemm-shaped).
-      const float* v = values.f32() ? values.f32() + k0 * d_ : nullptr;
-      if (!v || d_pad_ != d_) {  // decode, and pad rows: the gemm reads whole groups of 16 columns
-        float* vp = sized(sc.values, block * d_pad_);
-        if (d_pad_ == d_) {
-          values.read(k0, bk, vp);
+        if (few_rows) {
+          // Decoding: the few query rows against the key rows as stored (no transposition of the keys).
+          ks_.dot_rows_f32(qk, m, kb, bk, dk, scores, ld);
         } else {
-          for (int64_t j = 0; j < bk; ++j) {
-            std::copy_n(values.row_f32(k0 + j, vp + j * d_pad_), d_, vp + j * d_pad_);
-            std::fill(vp + j * d_pad_ + d_, vp + (j + 1) * d_pad_, 0.0f);
+          for (int64_t i = 0; i < dk; ++i) {
+            float* dst = keys_t + i * ld;
+            for (int64_t j = 0; j < bk; ++j) dst[j] = kb[j * dk + i];
+            std::fill(dst + bk, dst + ld, 0.0f);
           }
+          ks_.gemm_f32(qk, dk, m, keys_t, ld, bk, scores, ld, dk, false);
         }
-        v = vp;
+        for (int64_t r = 0; r < m; ++r) {
+          float* s = scores + r * ld;
+          if (!all_visible && q_pos[r] < *p_min) {  // the row sees nothing of this block
+            std::fill(s, s + bk, 0.0f);
+            continue;
+          }
+          const float correction = softmax_tile_row(s, bk, pos + k0, q_pos[r], all_visible, &row_max[r], &row_sum[r]);
+          if (correction != 1.0f)
+            for (int64_t i = 0; i < d_; ++i) acc[r * d_pad_ + i] *= correction;
+        }
+        // acc [m, d] += probabilities [m, bk] x values [bk, d] (value rows are already gemm-shaped).
+        const float* v = values.f32() ? values.f32() + k0 * d_ : nullptr;
+        if (!v || d_pad_ != d_) {  // decode, and pad rows: the gemm reads whole groups of 16 columns
+          float* vp = sized(sc.values, block * d_pad_);
+          if (d_pad_ == d_) {
+            values.read(k0, bk, vp);
+          } else {
+            for (int64_t j = 0; j < bk; ++j) {
+              std::copy_n(values.row_f32(k0 + j, vp + j * d_pad_), d_, vp + j * d_pad_);
+              std::fill(vp + j * d_pad_ + d_, vp + (j + 1) * d_pad_, 0.0f);
+            }
+          }
+          v = vp;
+        }
+        ks_.gemm_f32(scores, ld, m, v, d_pad_, d_, acc, d_pad_, bk, true);
       }
-      ks_.gemm_f32(scores, ld, m, v, d_pad_, d_, acc, d_pad_, bk, true);
+    };
+    if (!keys.pruned()) {
+      attend_range(item.key_begin, item.key_end, keys, 0, q, d_);
+    } else {
+      // ThinK's channel-pruned entries: q . k over the kept channels equals q . k with the pruned
+      // channels zero, so their queries are gathered to those channels (zeros on the block padding).
+      const int64_t P = keys.n_narrow(), dn = keys.narrow.n_cols;
+      float* qn = sized(sc.q_narrow, m * dn);
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t i = 0; i < keys.n_channels; ++i) qn[r * dn + i] = q[r * d_ + keys.channels[i]];
+        std::fill(qn + r * dn + keys.n_channels, qn + (r + 1) * dn, 0.0f);
+      }
+      attend_range(item.key_begin, std::min(item.key_end, P), keys.narrow, 0, qn, dn);
+      attend_range(std::max(item.key_begin, P), item.key_end, keys.full_rows(), P, q, d_);
     }
     return m;
   }
@@ -253,13 +276,23 @@ class TiledAttention {
 int64_t softmax_row(const float* q, int32_t q_pos, const KvRows& keys, const int32_t* pos, int64_t n, float scale,
                     float* probs) {
   const auto& ks = kernels::active_kernels();
+  // Channel-pruned keys (ThinK) are scored on their kept channels, with the query gathered to them.
+  std::vector<float> q_narrow;
+  if (keys.pruned()) {
+    q_narrow.assign((size_t)keys.narrow.n_cols, 0.0f);
+    for (int64_t i = 0; i < keys.n_channels; ++i) q_narrow[i] = q[keys.channels[i]];
+  }
+  const kernels::MatrixView full = keys.full_rows();
+  const int64_t P = keys.n_narrow();
   float max_score = kNegInf;
   for (int64_t j = 0; j < n; ++j) {
     if (pos[j] > q_pos) {
       probs[j] = kNegInf;
       continue;
     }
-    const float s = ks.dot_row(keys.type, keys.row(j), q, keys.head_dim()) * scale;
+    const float dot = j < P ? ks.dot_row(keys.type, keys.narrow.row(j), q_narrow.data(), keys.narrow.n_cols)
+                            : ks.dot_row(keys.type, full.row(j - P), q, keys.head_dim());
+    const float s = dot * scale;
     probs[j] = s;
     max_score = std::max(max_score, s);
   }

@@ -156,7 +156,7 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, std::span<con
     if (options.observer)
       (*options.observer)(LayerPrefill{*this, l, T, std::max<int64_t>(0, options.context_before - held_before),
                                        keep_hidden ? xn.data() : nullptr, q_kept.data(), R, positions.data(), cache,
-                                       pool});
+                                       pool, options.question_tokens});
   }
 
   if (options.logits == LogitsMode::None) return {};

@@ -43,6 +43,8 @@ struct LayerPrefill {
   const int32_t* positions;         // [T]
   KvCache& cache;
   ThreadPool& pool;
+  int64_t question_tokens = 0;      // query-aware prompts: the pass's last tokens that are the question
+                                    // (FinchPress's window); 0 when not known
   // Post-RoPE query row of token t (0 <= t < T) of the pass; t must be one of the kept last rows.
   const float* query(int64_t t) const;
 };
@@ -71,6 +73,7 @@ struct ForwardOptions {
   const ChunkObserver* chunk_observer = nullptr;   // called after each chunk's attention
   ObservationNeeds needs;                          // what `observer` reads of the pass
   int64_t context_before = 0;  // context tokens read by earlier passes of a chunked prefill
+  int64_t question_tokens = 0;  // the pass's last tokens that are the question (LayerPrefill::question_tokens)
 };
 
 class Model {

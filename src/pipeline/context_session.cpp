@@ -33,11 +33,12 @@ ContextSession::ContextSession(const Model& model, ThreadPool& pool, const KvTyp
     : model_(model), pool_(pool), cache_(model.make_cache(kv_types)) {}
 
 void ContextSession::prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress,
-                             int64_t chunk_tokens, bool record_scores) {
+                             int64_t chunk_tokens, bool record_scores, int64_t question_tokens) {
   if (n_context_ != 0) fail("ContextSession::prefill called twice");
   if (context_ids.empty()) fail("the context is empty");
   n_context_ = (int64_t)context_ids.size();
   PressPrefill with_press(press);
+  with_press.question_tokens = question_tokens;
   auto* scorer = record_scores ? dynamic_cast<ScorerPress*>(press) : nullptr;
   scores_.assign((size_t)model_.config().n_layers, HeadScores{});
   if (scorer)

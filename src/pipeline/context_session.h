@@ -24,8 +24,10 @@ class ContextSession {
   // every layer. Must be called once, first. `on_progress` (optional) is told after every layer.
   // chunk_tokens > 0: chunked prefill (see prefill_context). record_scores: a scorer press's scores of
   // every layer are kept (scores()), exactly the ones used (with chunks: those of the last pass).
+  // question_tokens: query-aware prompts, the context's last tokens that are the question (the window of
+  // a press that reads it, Press::reads_question_window), else 0.
   void prefill(std::span<const int32_t> context_ids, Press* press, const PrefillProgressFn& on_progress = {},
-               int64_t chunk_tokens = 0, bool record_scores = false);
+               int64_t chunk_tokens = 0, bool record_scores = false, int64_t question_tokens = 0);
 
   // Instead of prefill(): takes a cache filled elsewhere (a loaded cache file) holding a context of
   // n_context tokens whose questions start at question_start. Must be called once, first; the cache

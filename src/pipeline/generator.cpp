@@ -35,7 +35,10 @@ GenerateResult generate(const Model& model, KvCache& cache, ThreadPool& pool, st
   prompt_press.attach(fwd);
   const auto run = [&](const std::function<void()>& pass) { options.with_compute ? options.with_compute(pass) : pass(); };
   std::vector<float> logits;
-  run([&] { logits = model.forward(prompt, positions, cache, pool, fwd); });
+  run([&] {
+    logits = model.forward(prompt, positions, cache, pool, fwd);
+    if (prefill && start_pos == 0) prompt_press.finish(model, cache, pool, prompt);  // kvzip, kvcompose
+  });
   result.fed = (int64_t)prompt.size();
   check_finite_logits(model, cache, logits);
   int32_t pos = start_pos + (int32_t)prompt.size();

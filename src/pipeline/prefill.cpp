@@ -32,8 +32,7 @@ PrefillOutcome prefill_context(const Model& model, KvCache& cache, ThreadPool& p
   fwd.logits = LogitsMode::None;
   hooks.attach(fwd);
   Press* press = hooks.press();
-  const int64_t rows = press ? press->needs().query_rows : 0;
-  const int64_t window = rows == ObservationNeeds::kAll ? 0 : rows;
+  const int64_t window = hooks.window_tokens();  // the question stays in the last pass too
   const bool rerotates = press && press->rerotates_keys();
   for (pass_begin = 0; pass_begin < T; pass_begin = pass_end) {
     pass_end = T - (pass_begin + C) <= window ? T : pass_begin + C;
@@ -42,9 +41,11 @@ PrefillOutcome prefill_context(const Model& model, KvCache& cache, ThreadPool& p
     std::vector<int32_t> positions((size_t)(pass_end - pass_begin));
     std::iota(positions.begin(), positions.end(), first_pos);
     fwd.context_before = pass_begin;
+    fwd.question_tokens = pass_end == T ? hooks.question_tokens : 0;
     model.forward(ids.subspan((size_t)pass_begin, (size_t)(pass_end - pass_begin)), positions, cache, pool, fwd);
   }
   hooks.after_compress = caller_after;
+  hooks.finish(model, cache, pool, ids);  // presses acting on the whole context (kvzip, kvcompose)
   return {ms_since_start(), hooks.press_ms(), rerotates ? (int32_t)cache.length(0, 0) : (int32_t)T};
 }
 

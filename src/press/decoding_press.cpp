@@ -45,6 +45,9 @@ DecodingPress::DecodingPress(std::string kind, std::unique_ptr<Press> base, cons
   if (!base_->acts_on_prefill() || base_->acts_on_decoding())
     fail("press '", kind_, "' needs a prefill press inside (e.g. ", kind_, "(knorm)); '", base_->name(),
          "' already compresses while decoding");
+  if (base_->acts_after_prefill())
+    fail("press '", kind_, "' cannot wrap '", base_->name(),
+         "': it acts once after the whole prefill (extra passes over the context), not on a decoding cache");
   if (base_->needs().hidden_normed)
     fail("press '", kind_, "' cannot wrap '", base_->name(),
          "': it reads the hidden states of every token, and only the last passes' queries are kept while decoding");

@@ -77,4 +77,9 @@ void ScorerPress::keep_top(const LayerPrefill& layer, const HeadScores& scores) 
   }
 }
 
+void AfterPrefillPress::set_compression_ratio(double ratio) {
+  validate_compression_ratio(ratio);
+  compression_ratio_ = ratio;
+}
+
 }  // namespace kvpress

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,16 @@
 namespace kvpress {
 
 class ScorerPress;
+
+// What a press acting once the whole context is in the cache sees (presses that run extra forward
+// passes over the context, spec §2.21 KVzip, §2.22 KVCompose): every layer holds the context's
+// entries (positions 0..ids.size()-1) as the per-layer compress() calls left them.
+struct ContextPrefill {
+  const Model& model;
+  KvCache& cache;
+  ThreadPool& pool;
+  std::span<const int32_t> ids;  // the context's token ids, in position order
+};
 
 class Press {
  public:
@@ -27,6 +38,10 @@ class Press {
   // True for presses that re-rotate kept keys to positions 0..n_kept-1 (questions then start at
   // the compressed length, spec §1.5).
   virtual bool rerotates_keys() const { return false; }
+  // True for presses whose window is the question of a query-aware prompt (FinchPress, spec §2.13):
+  // the question is then tokenized on its own after the context, its length reaches the press as
+  // LayerPrefill::question_tokens, and the pass keeps the queries of those tokens.
+  virtual bool reads_question_window() const { return false; }
   // Called before a new context is compressed (resets per-context state such as RNG draws).
   virtual void reset() {}
   // What compress() reads of the prefill besides the cache (the pass keeps nothing else): by
@@ -38,6 +53,13 @@ class Press {
   // The scorer whose scores this press selects by (itself for a scorer, the inner one for adakv),
   // for wrappers that select by scores themselves (CAM); null when there is none.
   virtual ScorerPress* scorer() { return nullptr; }
+  // Once after the last pass of the prefill (after the last chunk of a chunked prefill, after every
+  // layer's compress()): presses that need the whole context first and may run forward passes of
+  // their own on the cache (they leave it holding only context entries).
+  virtual void after_prefill(const ContextPrefill&) {}
+  // True for presses whose work is in after_prefill (their per-layer compress() does nothing), so
+  // wrappers that call compress() per layer (composed, decoding presses) refuse them.
+  virtual bool acts_after_prefill() const { return false; }
 
   // Decoding-time compression (spec §4): passes after the prefill (the question, each generated token).
   // A press acts at prefill (compress/observe above), while decoding (the hooks below), or both.
@@ -48,6 +70,20 @@ class Press {
   // Each chunk of a decoding pass's layer, then the layer itself (its cache holds every entry so far).
   virtual void observe_decoding(const LayerChunk&) {}
   virtual void compress_decoding(const LayerPrefill&) {}
+};
+
+// A press whose work is all in after_prefill (KVzip, KVCompose, DuoAttention): the prefill itself is
+// left whole, the ratio is its own.
+class AfterPrefillPress : public Press {
+ public:
+  double compression_ratio() const override { return compression_ratio_; }
+  void set_compression_ratio(double ratio) override;
+  ObservationNeeds needs() const override { return {0, false}; }
+  void compress(const LayerPrefill&) override {}
+  bool acts_after_prefill() const override { return true; }
+
+ protected:
+  double compression_ratio_ = 0.0;
 };
 
 // Needs of presses applied together: the union.

@@ -114,6 +114,12 @@ std::string PressArgs::choice(const std::string& key, const std::string& fallbac
   bad_value(key, *v, "one of " + list);
 }
 
+std::string PressArgs::text(const std::string& key, const std::string& fallback) {
+  known_.emplace_back(key, fallback);
+  const std::string* v = find(key);
+  return v ? *v : fallback;
+}
+
 std::vector<std::unique_ptr<Press>> PressArgs::take_inner(size_t min_count, size_t max_count) {
   takes_inner_ = true;
   if (describing_) return {};

@@ -35,6 +35,8 @@ class PressArgs {
   std::vector<double> real_list(const std::string& key, double min, double max);
   // Enum-like text parameter: one of `options` (e.g. CUR's leverage_type=kv_product).
   std::string choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& options);
+  // A text value as given (e.g. a file path; the grammar allows no spaces, ',', '(', ')', ':' or '=').
+  std::string text(const std::string& key, const std::string& fallback);
 
   // Declares the press a wrapper taking between min_count and max_count inner presses (checked).
   std::vector<std::unique_ptr<Press>> take_inner(size_t min_count, size_t max_count);

@@ -1,6 +1,8 @@
 // A forward pass with a press: the one place that wires a press into Model::forward (what the pass
 // keeps for it, its chunk observation, compression after each layer, the time spent in it).
 #pragma once
+#include <span>
+
 #include "model/model.h"
 
 namespace kvpress {
@@ -20,10 +22,17 @@ class PressPrefill {
   LayerObserver compress;         // optional: replaces press->compress (inspect records the scores)
   LayerObserver after_compress;   // optional: progress reports
   ObservationNeeds extra_needs{0, false};  // what the callbacks read besides the press
+  int64_t question_tokens = 0;  // query-aware: the context's last tokens that are the question (else 0)
+  // The last tokens the press reads the queries of: its needs' query rows, or the question for a press
+  // that reads it as its window (0 without a press).
+  int64_t window_tokens() const;
 
   // Sets fwd's observers and needs (calls press->reset() at prefill); this object must outlive the
   // forward call.
   void attach(ForwardOptions& fwd);
+  // After the last prefill pass over `ids` (positions 0..): the press's after_prefill (Prefill phase
+  // only), timed with the rest of the press.
+  void finish(const Model& model, KvCache& cache, ThreadPool& pool, std::span<const int32_t> ids);
   // Milliseconds inside the press (chunk observation and compression) since attach.
   double press_ms() const { return press_ms_; }
   Press* press() const { return press_; }

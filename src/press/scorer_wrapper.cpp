@@ -33,6 +33,9 @@ SubPass::SubPass(const LayerPrefill& layer, const std::vector<std::vector<int64_
   for (int64_t h = 0; h < Hkv; ++h) {
     KV_CHECK((int64_t)entries[h].size() == n);
     const KvRows k = layer.cache.keys(layer.layer, h), v = layer.cache.values(layer.layer, h);
+    if (k.pruned())  // the piece copies encoded rows at head_dim
+      fail("press '", scorer.name(), "' cannot score pieces of a layer whose key channels were pruned ",
+           "(think before chunk or block); apply think after it");
     keys.resize((size_t)(n * k.row_bytes));
     values.resize((size_t)(n * v.row_bytes));
     positions.resize((size_t)n);

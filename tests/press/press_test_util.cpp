@@ -13,13 +13,15 @@
 namespace kvpress::testing {
 
 PrefillRun prefill(const Model& model, const std::vector<int32_t>& ids, Press* press, ThreadPool& pool,
-                   const std::function<void(const LayerPrefill&)>& on_layer, const KvTypes& kv_types) {
+                   const std::function<void(const LayerPrefill&)>& on_layer, const KvTypes& kv_types,
+                   int64_t question_tokens) {
   const auto& c = model.config();
   PrefillRun run{model.make_cache(kv_types), {}, {}};
   std::vector<int32_t> positions(ids.size());
   std::iota(positions.begin(), positions.end(), 0);
   PressPrefill with_press(press);
   with_press.extra_needs = {};  // the snapshot holds every query and hidden state
+  with_press.question_tokens = question_tokens;
   with_press.before_compress = [&](const LayerPrefill& layer) {
     LayerSnapshot s;
     s.layer = layer.layer;
@@ -39,7 +41,9 @@ PrefillRun prefill(const Model& model, const std::vector<int32_t>& ids, Press* p
   ForwardOptions options;
   options.logits = LogitsMode::Last;
   with_press.attach(options);
+  options.question_tokens = question_tokens;
   run.last_logits = model.forward(ids, positions, run.cache, pool, options);
+  with_press.finish(model, run.cache, pool, ids);  // presses acting on the whole context
   return run;
 }
 

@@ -33,9 +33,11 @@ struct PrefillRun {
 };
 
 // Prefills `ids` at positions 0..T-1 with `press` (may be null) observing every layer. `on_layer`
-// (optional) runs after the snapshot and before the press (e.g. to call score()).
+// (optional) runs after the snapshot and before the press (e.g. to call score()). question_tokens: the
+// last ids are a query-aware question of that many tokens (the window of finch).
 PrefillRun prefill(const Model& model, const std::vector<int32_t>& ids, Press* press, ThreadPool& pool,
-                   const std::function<void(const LayerPrefill&)>& on_layer = {}, const KvTypes& kv_types = {});
+                   const std::function<void(const LayerPrefill&)>& on_layer = {}, const KvTypes& kv_types = {},
+                   int64_t question_tokens = 0);
 
 // Kept original positions of one (layer, head) of a cache.
 std::vector<int32_t> kept_positions(const KvCache& cache, int64_t layer, int64_t head);

@@ -21,6 +21,7 @@ void add_inspect_command(CLI::App& app, Action& action) {
     double ratio = 0.0;
     bool scores = false;
     int threads = default_threads();
+    int64_t question_tokens = 0;
     KvTypeArgs kv;
     ProgressArgs progress;
   };
@@ -31,6 +32,9 @@ void add_inspect_command(CLI::App& app, Action& action) {
   auto* text_opt = cmd->add_option("--text-file", args->text_file, "text file (tokenized without template, BOS per vocab)");
   tokens_opt->excludes(text_opt);
   cmd->add_option("--press", args->press, "press specification")->required();
+  cmd->add_option("--question-tokens", args->question_tokens,
+                  "the last N tokens are the question (query-aware): finch reads them as its window, other presses compress them with the context")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--compression-ratio", args->ratio, "fraction of KV pairs removed, in [0, 1)")->required();
   cmd->add_flag("--scores", args->scores, "add each head's raw scores before selection (scorer presses)");
   cmd->add_option("--svg", args->svg, "also draw a layers x positions heatmap of kept entries to this file");
@@ -51,6 +55,7 @@ void add_inspect_command(CLI::App& app, Action& action) {
       SessionOptions opts;
       opts.kv_types = kv_types;
       opts.record_scores = args->scores;
+      opts.question_tokens = args->question_tokens;
       opts.on_prefill_progress = meter.callback();
       const Session session = Session::from_tokens(engine, ids, press, opts);
 

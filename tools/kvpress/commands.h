@@ -23,5 +23,6 @@ void add_ruler_gen_command(CLI::App& app, Action& action);
 void add_demo_command(CLI::App& app, Action& action);
 void add_make_model_command(CLI::App& app, Action& action);
 void add_serve_command(CLI::App& app, Action& action);
+void add_query_stats_command(CLI::App& app, Action& action);
 
 }  // namespace kvpress::cli

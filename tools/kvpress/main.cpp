@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   kvpress::cli::add_presses_command(app, action);
   kvpress::cli::add_bench_command(app, action);
   kvpress::cli::add_eval_command(app, action);
+  kvpress::cli::add_query_stats_command(app, action);
   kvpress::cli::add_ruler_gen_command(app, action);
   kvpress::cli::add_demo_command(app, action);
   kvpress::cli::add_make_model_command(app, action);

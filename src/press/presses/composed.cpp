@@ -34,6 +34,9 @@ class ComposedPress final : public Press {
   bool rerotates_keys() const override {
     return std::any_of(presses_.begin(), presses_.end(), [](const auto& p) { return p->rerotates_keys(); });
   }
+  bool reads_question_window() const override {
+    return std::any_of(presses_.begin(), presses_.end(), [](const auto& p) { return p->reads_question_window(); });
+  }
   ObservationNeeds needs() const override {
     ObservationNeeds n{0, false};
     for (const auto& p : presses_) n = combined_needs(n, p->needs());
@@ -64,6 +67,9 @@ std::unique_ptr<Press> create_press<ComposedPress>(PressArgs& args) {
            "', which compresses while decoding; use prefill_decoding(PREFILL_PRESS,DECODING_PRESS)");
     if (base == "adakv" || base == "observed_attention")
       fail("press 'composed' cannot contain '", base, "' (as in kvpress)");
+    // kvzip, kvcompose, duo_attention_on_the_fly act once after the whole prefill, not per layer.
+    if (p->acts_after_prefill())
+      fail("press 'composed' cannot contain '", base, "', which acts once after the whole prefill (as in kvpress)");
   }
   return std::make_unique<ComposedPress>(std::move(presses));
 }

@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 #include "press/press_args.h"
 #include "press/query_stats.h"
+#include "press/query_stats_file.h"
 #include "press/score_utils.h"
 #include "runtime/thread_pool.h"
 
@@ -30,7 +31,7 @@ void transpose_rows(const float* rows, int64_t n, int64_t d, float* dst, int64_t
 
 }  // namespace
 
-class ExpectedAttentionPress final : public ScorerPress {
+class ExpectedAttentionPress : public ScorerPress {
  public:
   struct Options {
     int64_t n_future_positions = 512;
@@ -38,19 +39,26 @@ class ExpectedAttentionPress final : public ScorerPress {
     bool use_covariance = true;
     bool use_vnorm = true;
     double epsilon = 0.0;
+    // ExpectedAttentionStatsPress: the query mean and covariance come from stats_file (query_stats_file.h)
+    // instead of the context's queries.
+    bool from_stats_file = false;
+    std::string stats_file;
   };
   explicit ExpectedAttentionPress(const Options& o) : ScorerPress(0.0), o_(o) {}
 
   // Only the query statistics, gathered chunk by chunk: the pass keeps no queries for this press.
   ObservationNeeds needs() const override { return {0, false}; }
   void observe(const LayerChunk& chunk) override {
+    if (o_.from_stats_file) return;  // pre-computed statistics
     if (chunk.first == 0) stats_.start(chunk.layer, chunk.model.config(), o_.use_covariance);
     const int64_t skip = std::max<int64_t>(0, o_.n_sink - chunk.first);  // sinks are not queries here
     if (skip < chunk.n) stats_.add(chunk.queries_pre_rope + skip * stats_.row_size(), chunk.n - skip, chunk.pool);
   }
 
   std::string name() const override {
-    return "expected_attention_press:n_future_positions=" + std::to_string(o_.n_future_positions) +
+    std::string head = o_.from_stats_file ? "expected_attention_with_stats:" : "expected_attention_press:";
+    if (!o_.stats_file.empty()) head += "stats_file=" + o_.stats_file + ",";
+    return head + "n_future_positions=" + std::to_string(o_.n_future_positions) +
            ",n_sink=" + std::to_string(o_.n_sink) + ",use_covariance=" + (o_.use_covariance ? "true" : "false") +
            ",use_vnorm=" + (o_.use_vnorm ? "true" : "false") + ",epsilon=" + format_number(o_.epsilon);
   }
@@ -70,7 +78,8 @@ class ExpectedAttentionPress final : public ScorerPress {
            layer.layer, " has ", T, " tokens, ", S_min, " cache entries)");
     const int64_t N = T - n_sink, n = S - n_sink;
 
-    if (stats_.layer != layer.layer || stats_.count != N)
+    const QueryStatsFile* file = !o_.from_stats_file ? nullptr : &loaded_stats(c);
+    if (!file && (stats_.layer != layer.layer || stats_.count != N))
       fail("press 'expected_attention_press': no query statistics for layer ", layer.layer,
            " (the prefill must pass its chunks to the press)");
     // kvpress averages the rotation over positions q_len .. q_len + n_future - 1.
@@ -110,7 +119,14 @@ class ExpectedAttentionPress final : public ScorerPress {
       e.resize((size_t)n);
       for (int64_t h = begin; h < end; ++h) {
         // Mean and biased covariance of this head's queries, from the shifted moments.
-        stats_.moments(h, mu.data(), o_.use_covariance ? sigma.data() : nullptr);
+        if (file) {  // kvpress: the stored statistics, rotated by the mean RoPE of this pass's future positions
+          const size_t at = (size_t)((layer.layer * H + h) * d);
+          for (int64_t i = 0; i < d; ++i) mu[i] = file->mean[at + i];
+          if (o_.use_covariance)
+            for (int64_t i = 0; i < d * d; ++i) sigma[i] = file->cov[at * d + i];
+        } else {
+          stats_.moments(h, mu.data(), o_.use_covariance ? sigma.data() : nullptr);
+        }
         if (o_.use_covariance) {
           // Sigma' = R Sigma R^T: rotate every column, then every row.
           for (int64_t col = 0; col < d; ++col) rot.apply(&sigma[col], d);
@@ -171,9 +187,33 @@ class ExpectedAttentionPress final : public ScorerPress {
   }
 
  private:
+  // The stats file, read once and checked against the model.
+  const QueryStatsFile& loaded_stats(const ModelConfig& c) {
+    if (o_.stats_file.empty())
+      fail("press 'expected_attention_with_stats' needs stats_file=PATH, a file written by `kvpress query-stats` ",
+           "(e.g. expected_attention_with_stats:stats_file=stats.bin)");
+    if (!file_stats_) {
+      auto s = std::make_shared<QueryStatsFile>(read_query_stats_file(o_.stats_file));
+      file_stats_ = std::move(s);
+    }
+    const QueryStatsFile& s = *file_stats_;
+    if (s.n_layers != c.n_layers || s.n_heads != c.n_heads || s.head_dim != c.head_dim)
+      fail(o_.stats_file, ": query statistics of ", s.n_layers, " layers x ", s.n_heads, " heads x head_dim ", s.head_dim,
+           " (model '", s.model_name, "'), but this model has ", c.n_layers, " x ", c.n_heads, " x ", c.head_dim);
+    return s;
+  }
+
   Options o_;
   QueryStats stats_;
   std::vector<float> keys_t_;  // score's transposed keys, kept across layers
+  std::shared_ptr<const QueryStatsFile> file_stats_;
+};
+
+// ExpectedAttentionStatsPress (spec §2.22): ExpectedAttention with the query statistics of a calibration
+// set read from stats_file (written by `kvpress query-stats`) instead of the context's own queries.
+class ExpectedAttentionStatsPress final : public ExpectedAttentionPress {
+ public:
+  using ExpectedAttentionPress::ExpectedAttentionPress;
 };
 
 template <>
@@ -186,6 +226,22 @@ std::unique_ptr<Press> create_press<ExpectedAttentionPress>(PressArgs& args) {
   o.epsilon = args.real("epsilon", o.epsilon, 0.0, 1e6);
   if (args.describing()) return nullptr;
   return std::make_unique<ExpectedAttentionPress>(o);
+}
+
+template <>
+std::unique_ptr<Press> create_press<ExpectedAttentionStatsPress>(PressArgs& args) {
+  ExpectedAttentionPress::Options o;
+  o.from_stats_file = true;
+  // A path as a parameter value: the specification grammar allows any characters but spaces , ( ) : =.
+  o.stats_file = args.text("stats_file", "");
+  o.n_future_positions = args.integer("n_future_positions", o.n_future_positions, 1, 1 << 24);
+  o.n_sink = args.integer("n_sink", o.n_sink, 0, 1 << 30);
+  o.use_covariance = args.boolean("use_covariance", o.use_covariance);
+  o.use_vnorm = args.boolean("use_vnorm", o.use_vnorm);
+  o.epsilon = args.real("epsilon", o.epsilon, 0.0, 1e6);
+  if (args.describing()) return nullptr;
+  // The file is read (and checked against the model) when the press first compresses.
+  return std::make_unique<ExpectedAttentionStatsPress>(o);
 }
 
 }  // namespace kvpress

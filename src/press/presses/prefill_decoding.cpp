@@ -22,6 +22,8 @@ class PrefillDecodingPress final : public Press {
   ObservationNeeds needs() const override { return prefill_->needs(); }
   void observe(const LayerChunk& chunk) override { prefill_->observe(chunk); }
   void compress(const LayerPrefill& layer) override { prefill_->compress(layer); }
+  void after_prefill(const ContextPrefill& context) override { prefill_->after_prefill(context); }
+  bool acts_after_prefill() const override { return prefill_->acts_after_prefill(); }
   bool acts_on_decoding() const override { return true; }
   ObservationNeeds decoding_needs() const override { return decoding_->decoding_needs(); }
   void observe_decoding(const LayerChunk& chunk) override { decoding_->observe_decoding(chunk); }

@@ -32,6 +32,7 @@ struct Unit {
   std::string answer_prefix;
   std::vector<size_t> records;
   std::vector<std::string> questions;
+  std::string question_in_context;  // query-aware: appended to the context by the session
 };
 
 std::vector<Unit> make_units(const std::vector<TaskRecord>& records, bool query_aware) {
@@ -40,7 +41,7 @@ std::vector<Unit> make_units(const std::vector<TaskRecord>& records, bool query_
   for (size_t i = 0; i < records.size(); ++i) {
     const TaskRecord& r = records[i];
     if (query_aware) {
-      units.push_back({r.context + r.question, r.answer_prefix, {i}, {""}});
+      units.push_back({r.context, r.answer_prefix, {i}, {""}, r.question});
       continue;
     }
     auto [it, inserted] = index.emplace(std::make_pair(r.context, r.answer_prefix), units.size());
@@ -185,6 +186,7 @@ EvalOutcome run_eval(const EvalConfig& config_in, const Engine& engine, const Ev
       auto open_session = [&](const PressConfig& press) {
         SessionOptions o = session_options;
         o.prefill_chunk = press.is_none() ? 0 : config.prefill_chunk;  // only compressed runs read in chunks
+        o.question_in_context = u.question_in_context;
         Session s = Session::from_text(engine, u.context, press, o);
         if (!unit_seen) {
           for (const std::string& w : s.warnings())
