@@ -311,6 +311,46 @@ int64_t softmax_row(const float* q, int32_t q_pos, const KvRows& keys, const int
   return n;
 }
 
+// One row of attention_probs_rows: s[0..n) holds the raw scores q.k_j; on return the probabilities
+// softmax(s * scale) over entries at positions <= q_pos (0 elsewhere; all 0 when none is visible).
+// As softmax_row: max in float, exponentials in float, their sum in double, one float reciprocal.
+KVPRESS_VECTOR_CLONES
+void softmax_probs_row(float* s, int64_t n, const int32_t* pos, int32_t q_pos, float scale) {
+  for (int64_t j = 0; j < n; ++j) s[j] = pos[j] <= q_pos ? s[j] * scale : kNegInf;
+  // Each reduction is its own loop, split into lanes by hand, so that every loop vectorises.
+  float lanes[kLanes];
+  std::fill(lanes, lanes + kLanes, kNegInf);
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] = s[j + l] > lanes[l] ? s[j + l] : lanes[l];
+  float max_score = kNegInf;
+  for (; j < n; ++j) max_score = std::max(max_score, s[j]);
+  for (float v : lanes) max_score = std::max(max_score, v);
+  if (max_score == kNegInf) {
+    std::fill(s, s + n, 0.0f);
+    return;
+  }
+  for (j = 0; j < n; ++j) s[j] = exp_nonpositive(s[j] - max_score);  // masked entries: exp(-inf) = 0
+  constexpr int kSumLanes = 8;
+  double sums[kSumLanes] = {};
+  for (j = 0; j + kSumLanes <= n; j += kSumLanes)
+    for (int l = 0; l < kSumLanes; ++l) sums[l] += (double)s[j + l];
+  double sum = 0;
+  for (; j < n; ++j) sum += (double)s[j];
+  for (double v : sums) sum += v;
+  const float inv = (float)(1.0 / sum);
+  for (j = 0; j < n; ++j) s[j] *= inv;
+}
+
+// Per-thread buffers of attention_probs_rows.
+struct ProbsScratch {
+  std::vector<float> keys;    // [key block, head_dim] decoded
+  std::vector<float> keys_t;  // [head_dim, length padded]: every key of the head, transposed
+  std::vector<float> q;       // [row block, head_dim] contiguous query rows
+  std::vector<float> scores;  // [row block, length padded]
+};
+thread_local ProbsScratch t_probs_scratch;
+
 }  // namespace
 
 int64_t attention_probs(const float* q, int32_t q_pos, const KvCache& cache, int64_t layer, int64_t head_kv,
@@ -401,6 +441,44 @@ void attention(const float* q, const int32_t* q_pos, int64_t n_tokens, const KvC
     }
     tiled.write_output(items[first], acc.data(), sum.data(), out);
   }
+}
+
+int64_t attention_probs_rows(const float* q, int64_t q_stride, const int32_t* q_pos, int64_t n_rows,
+                             const KvCache& cache, int64_t layer, int64_t head_kv, float* probs, int64_t ld_probs) {
+  const int64_t d = cache.head_dim(), n = cache.length(layer, head_kv);
+  KV_CHECK(ld_probs >= n);
+  if (n_rows <= 0 || n == 0) return n;
+  const auto& ks = kernels::active_kernels();
+  ProbsScratch& sc = t_probs_scratch;
+  // Keys transposed for the gemm ([d][ld], zero padding columns), decoded block by block.
+  const int64_t ld = round_up(n, kernels::kGemmTokenPad);
+  float* keys_t = sized(sc.keys_t, d * ld);
+  const KvRows keys = cache.keys(layer, head_kv);
+  for (int64_t k0 = 0; k0 < n; k0 += kKeyBlock) {
+    const int64_t bk = std::min(kKeyBlock, n - k0);
+    const float* kb = keys.f32() ? keys.f32() + k0 * d : sized(sc.keys, kKeyBlock * d);
+    if (!keys.f32()) keys.read(k0, bk, sc.keys.data());
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = 0; j < bk; ++j) keys_t[i * ld + k0 + j] = kb[j * d + i];
+  }
+  for (int64_t i = 0; i < d; ++i) std::fill(keys_t + i * ld + n, keys_t + (i + 1) * ld, 0.0f);
+  const int32_t* pos = cache.positions(layer, head_kv);
+  const float scale = 1.0f / std::sqrt((float)d);
+  // Query rows in blocks, so that a block's scores stay in cache while their softmax is taken.
+  constexpr int64_t kRowBlock = 16;
+  float* qb = sized(sc.q, kRowBlock * d);
+  float* scores = sized(sc.scores, kRowBlock * ld);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
+    const int64_t m = std::min(kRowBlock, n_rows - r0);
+    for (int64_t r = 0; r < m; ++r) std::copy_n(q + (r0 + r) * q_stride, d, qb + r * d);
+    ks.gemm_f32(qb, d, m, keys_t, ld, n, scores, ld, d, false);
+    for (int64_t r = 0; r < m; ++r) {
+      float* s = scores + r * ld;
+      softmax_probs_row(s, n, pos, q_pos[r0 + r], scale);
+      std::copy_n(s, n, probs + (r0 + r) * ld_probs);
+    }
+  }
+  return n;
 }
 
 }  // namespace kvpress

@@ -23,4 +23,11 @@ void attention(const float* q, const int32_t* q_pos, int64_t n_tokens, const KvC
 int64_t attention_probs(const float* q, int32_t q_pos, const KvCache& cache, int64_t layer, int64_t head_kv,
                         float* probs);
 
+// attention_probs for n_rows query vectors at once: row r is q + r * q_stride at position q_pos[r],
+// its probabilities go to probs + r * ld_probs (ld_probs >= the head's length). The same values to
+// float rounding, but the head's keys are decoded once, the scores come from the kernels' gemm and the
+// softmax is vectorised. Single-threaded (callers spread heads over their pool). Returns the length.
+int64_t attention_probs_rows(const float* q, int64_t q_stride, const int32_t* q_pos, int64_t n_rows,
+                             const KvCache& cache, int64_t layer, int64_t head_kv, float* probs, int64_t ld_probs);
+
 }  // namespace kvpress

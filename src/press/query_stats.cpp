@@ -54,19 +54,41 @@ void QueryStats::start(int64_t layer_index, const ModelConfig& c, bool covarianc
 
 void QueryStats::add(const float* rows, int64_t n, ThreadPool& pool) {
   if (count == 0) std::copy_n(rows, H_ * d_, shift_.begin());
-  std::vector<float> x((size_t)(d_ * n)), gram((size_t)(d_ * d_));
-  for (int64_t h = 0; h < H_; ++h) {
-    const float* shift = &shift_[h * d_];
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t i = 0; i < d_; ++i) {
-        const float v = rows[(t * H_ + h) * d_ + i] - shift[i];
-        x[i * n + t] = v;  // transposed: Gram = X^T X as a matmul of [d, n] with itself
-        sum_[h * d_ + i] += v;
-      }
-    if (!covariance_) continue;
-    kernels::matmul(f32_matrix(x.data(), d_, n), x.data(), d_, n, gram.data(), d_, pool);
-    for (int64_t i = 0; i < d_ * d_; ++i) m2_[h * d_ * d_ + i] += gram[i];
-  }
+  // Heads are independent: one per work item, the Gram matrix X^T X of its shifted rows X [n, d] by the
+  // kernels' gemm on this thread (X^T [d, n] times X, whose rows are already the gemm's layout).
+  const auto& ks = kernels::active_kernels();
+  const int64_t ld = (d_ + kernels::kGemmTokenPad - 1) / kernels::kGemmTokenPad * kernels::kGemmTokenPad;
+  const auto per_heads = [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> x, xt, gram;  // kept across calls: no page faults per chunk
+    if (covariance_) {
+      x.assign((size_t)(n * ld), 0.0f);  // [n, ld]: padding columns zero
+      xt.resize((size_t)(d_ * n));
+      gram.resize((size_t)(d_ * ld));
+    }
+    for (int64_t h = begin; h < end; ++h) {
+      const float* shift = &shift_[h * d_];
+      double* sum = &sum_[h * d_];
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t i = 0; i < d_; ++i) {
+          const float v = rows[(t * H_ + h) * d_ + i] - shift[i];
+          sum[i] += v;
+          if (covariance_) x[t * ld + i] = v;
+        }
+      if (!covariance_) continue;
+      for (int64_t i = 0; i < d_; ++i)
+        for (int64_t t = 0; t < n; ++t) xt[i * n + t] = x[t * ld + i];
+      ks.gemm_f32(xt.data(), n, d_, x.data(), ld, d_, gram.data(), ld, n, false);
+      double* m2 = &m2_[h * d_ * d_];
+      for (int64_t i = 0; i < d_; ++i)
+        for (int64_t k = 0; k < d_; ++k) m2[i * d_ + k] += gram[i * ld + k];
+    }
+  };
+  // Small chunks (a few hundred thousand multiply-adds) run on this thread: waiting for a busy pool
+  // would cost more than the work.
+  if (covariance_ && n * H_ * d_ * d_ >= (int64_t(1) << 22))
+    pool.parallel_for(H_, 1, [&](int64_t begin, int64_t end, int) { per_heads(begin, end); });
+  else
+    per_heads(0, H_);
   count += n;
 }
 

@@ -72,17 +72,24 @@ std::vector<float> window_attention_mean(const LayerPrefill& layer, int64_t n_wi
   const int64_t T = layer.n_tokens;
   KV_CHECK(n_window >= 1 && n_window <= T);
   std::vector<float> out((size_t)(H * S), 0.0f);
-  std::vector<std::vector<float>> scratch((size_t)layer.pool.n_threads());
-  layer.pool.parallel_for(H, 1, [&](int64_t begin, int64_t end, int thread) {
-    auto& probs = scratch[thread];
-    probs.resize((size_t)S);
-    std::vector<double> sum((size_t)S);
+  // The window's query rows are consecutive rows of layer.queries ([rows, H * d]): head h's are
+  // query(T - n_window) + h * d, H * d apart.
+  const float* q0 = layer.query(T - n_window);
+  layer.pool.parallel_for(H, 1, [&](int64_t begin, int64_t end, int) {
+    // Per-thread buffers kept across calls (pool workers live as long as the pool): a fresh
+    // [n_window, S] block per layer would be page-faulted in every time.
+    thread_local std::vector<float> probs;
+    thread_local std::vector<double> sum;
+    if (probs.size() < (size_t)(n_window * S)) probs.resize((size_t)(n_window * S));
+    sum.resize((size_t)S);
     for (int64_t h = begin; h < end; ++h) {
+      const int64_t n = lengths[h / G];
+      attention_probs_rows(q0 + h * d, H * d, layer.positions + (T - n_window), n_window, layer.cache, layer.layer,
+                           h / G, probs.data(), S);
       std::fill(sum.begin(), sum.end(), 0.0);
-      for (int64_t t = T - n_window; t < T; ++t) {
-        const float* q = layer.query(t) + h * d;
-        attention_probs(q, layer.positions[t], layer.cache, layer.layer, h / G, probs.data());
-        for (int64_t j = 0; j < lengths[h / G]; ++j) sum[j] += probs[j];
+      for (int64_t t = 0; t < n_window; ++t) {
+        const float* p = probs.data() + t * S;
+        for (int64_t j = 0; j < n; ++j) sum[j] += p[j];
       }
       for (int64_t j = 0; j < S; ++j) out[h * S + j] = (float)(sum[j] / (double)n_window);
     }

@@ -14,6 +14,7 @@
 #include "press/press_args.h"
 #include "press/query_stats.h"
 #include "press/score_utils.h"
+#include "runtime/thread_pool.h"
 
 namespace kvpress {
 namespace {
@@ -98,51 +99,86 @@ class CapPress final : public ScorerPress {
     const int64_t n = S - n_sink;
     const MeanRotation rot(layer.model.rope(), T, o_.n_future_positions);
 
+    // Each KV head's non-sink keys and values decoded once: values as rows (the Gram's right operand)
+    // and both transposed ([d][ld], zero padding), the layout in which the per-entry sums below run
+    // across entries (vectorised) while each entry's sum still adds its d terms in order.
+    const int64_t ld = (n + kernels::kGemmTokenPad - 1) / kernels::kGemmTokenPad * kernels::kGemmTokenPad;
+    const int64_t ldd = (d + kernels::kGemmTokenPad - 1) / kernels::kGemmTokenPad * kernels::kGemmTokenPad;
+    keys_t_.assign((size_t)(Hkv * d * ld), 0.0f);
+    values_t_.assign((size_t)(Hkv * d * ld), 0.0f);
+    values_.resize((size_t)(Hkv * n * d));
+    // On this thread: a cheap stage, where waiting for a busy pool would cost more.
+    [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> rows;
+      for (int64_t g = begin; g < end; ++g) {
+        const int64_t n_g = lengths[g] - n_sink;
+        rows.resize((size_t)(n_g * d));
+        layer.cache.keys(layer.layer, g).read(n_sink, n_g, rows.data());
+        for (int64_t i = 0; i < d; ++i)
+          for (int64_t j = 0; j < n_g; ++j) keys_t_[(size_t)((g * d + i) * ld + j)] = rows[j * d + i];
+        float* v = &values_[(size_t)(g * n * d)];
+        layer.cache.values(layer.layer, g).read(n_sink, n_g, v);
+        for (int64_t i = 0; i < d; ++i)
+          for (int64_t j = 0; j < n_g; ++j) values_t_[(size_t)((g * d + i) * ld + j)] = v[j * d + i];
+      }
+    }(0, Hkv);
+    const kernels::KernelSet& ks = kernels::active_kernels();
     std::vector<float> per_head((size_t)(H * n), 0.0f);
-    std::vector<float> keys((size_t)(n * d)), values((size_t)(n * d)), xt, gram((size_t)(d * d)), inv_f((size_t)(d * d));
-    std::vector<float> solved((size_t)(n * d));
-    std::vector<double> anchor((size_t)d), w((size_t)n), A((size_t)(d * d));
-    for (int64_t h = 0; h < H; ++h) {
-      const int64_t g = h / G, n_h = lengths[g] - n_sink;
-      if (h % G == 0) {
-        layer.cache.keys(layer.layer, g).read(n_sink, n_h, keys.data());
-        layer.cache.values(layer.layer, g).read(n_sink, n_h, values.data());
-      }
-      // Anchor: mean of R q_t = R (mean q_t), normalised (F.normalize: / max(|x|, 1e-12)).
-      stats_.moments(h, anchor.data(), nullptr);
-      rot.apply(anchor.data(), 1);
-      const double anchor_norm = std::max(norm_of(anchor.data(), d), 1e-12);
-      double max_logit = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < n_h; ++j) {
-        const float* k = &keys[j * d];
-        double dot = 0, sq = 0;
-        for (int64_t i = 0; i < d; ++i) {
-          dot += anchor[i] * k[i];
-          sq += (double)k[i] * k[i];
+    layer.pool.parallel_for(H, 1, [&](int64_t begin, int64_t end, int) {
+      thread_local std::vector<float> xt, x_rows, gram, inv_f, solved_t;
+      thread_local std::vector<double> anchor, dot, sq, w, A, lev;
+      anchor.resize((size_t)d);
+      A.resize((size_t)(d * d));
+      gram.resize((size_t)(d * ldd));
+      inv_f.resize((size_t)(d * d));
+      for (int64_t h = begin; h < end; ++h) {
+        const int64_t g = h / G, n_h = lengths[g] - n_sink;
+        const float* kt = &keys_t_[(size_t)(g * d * ld)];
+        const float* vt = &values_t_[(size_t)(g * d * ld)];
+        const float* values = &values_[(size_t)(g * n * d)];
+        // Anchor: mean of R q_t = R (mean q_t), normalised (F.normalize: / max(|x|, 1e-12)).
+        stats_.moments(h, anchor.data(), nullptr);
+        rot.apply(anchor.data(), 1);
+        const double anchor_norm = std::max(norm_of(anchor.data(), d), 1e-12);
+        dot.assign((size_t)n_h, 0.0);
+        sq.assign((size_t)n_h, 0.0);
+        for (int64_t i = 0; i < d; ++i)
+          for (int64_t j = 0; j < n_h; ++j) {
+            const double k = (double)kt[i * ld + j];
+            dot[j] += anchor[i] * k;
+            sq[j] += k * k;
+          }
+        w.resize((size_t)n_h);
+        double max_logit = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < n_h; ++j) {
+          const double cos = std::clamp(dot[j] / anchor_norm / std::max(std::sqrt(sq[j]), 1e-12), -1.0, 1.0);
+          w[j] = o_.tau * cos;
+          max_logit = std::max(max_logit, w[j]);
         }
-        const double cos = std::clamp(dot / anchor_norm / std::max(std::sqrt(sq), 1e-12), -1.0, 1.0);
-        w[j] = o_.tau * cos;
-        max_logit = std::max(max_logit, w[j]);
+        for (int64_t j = 0; j < n_h; ++j) w[j] = std::exp(w[j] - max_logit);
+        // A = I + X^T X with rows x_s = sqrt(w_s + eps) v_s: one gemm of X^T [d, n] by X [n, d].
+        xt.resize((size_t)(d * n_h));
+        x_rows.assign((size_t)(n_h * ldd), 0.0f);
+        for (int64_t j = 0; j < n_h; ++j) {
+          const double scale = std::sqrt(w[j] + o_.epsilon);
+          for (int64_t i = 0; i < d; ++i) x_rows[j * ldd + i] = (float)(scale * values[j * d + i]);
+        }
+        for (int64_t i = 0; i < d; ++i)
+          for (int64_t j = 0; j < n_h; ++j) xt[i * n_h + j] = x_rows[j * ldd + i];
+        ks.gemm_f32(xt.data(), n_h, d, x_rows.data(), ldd, d, gram.data(), ldd, n_h, false);
+        for (int64_t r = 0; r < d; ++r)
+          for (int64_t t = 0; t < d; ++t) A[r * d + t] = (double)gram[t * ldd + r] + (r == t ? 1.0 : 0.0);
+        const std::vector<double> inv = spd_inverse(A, d);
+        for (int64_t i = 0; i < d * d; ++i) inv_f[i] = (float)inv[i];
+        // [d][ld]: column s is A^{-1} v_s (one gemm of A^{-1} by the transposed values).
+        solved_t.resize((size_t)(d * ld));
+        ks.gemm_f32(inv_f.data(), d, d, vt, ld, n_h, solved_t.data(), ld, d, false);
+        lev.assign((size_t)n_h, 0.0);
+        for (int64_t i = 0; i < d; ++i)
+          for (int64_t j = 0; j < n_h; ++j) lev[j] += (double)vt[i * ld + j] * solved_t[i * ld + j];
+        for (int64_t j = 0; j < n_h; ++j) per_head[h * n + j] = (float)(w[j] * lev[j]);
       }
-      for (int64_t j = 0; j < n_h; ++j) w[j] = std::exp(w[j] - max_logit);
-      // A = I + X^T X with rows x_s = sqrt(w_s + eps) v_s: a matmul of X^T [d, n] with itself.
-      xt.assign((size_t)(d * n_h), 0.0f);
-      for (int64_t j = 0; j < n_h; ++j) {
-        const double scale = std::sqrt(w[j] + o_.epsilon);
-        for (int64_t i = 0; i < d; ++i) xt[i * n_h + j] = (float)(scale * values[j * d + i]);
-      }
-      kernels::matmul(f32_matrix(xt.data(), d, n_h), xt.data(), d, n_h, gram.data(), d, layer.pool);
-      for (int64_t i = 0; i < d * d; ++i) A[i] = (double)gram[i] + (i % (d + 1) == 0 ? 1.0 : 0.0);
-      const std::vector<double> inv = spd_inverse(A, d);
-      for (int64_t i = 0; i < d * d; ++i) inv_f[i] = (float)inv[i];
-      // A^{-1} v_s for every s (A^{-1} is symmetric, so its rows serve as the matmul weight).
-      kernels::matmul(f32_matrix(inv_f.data(), d, d), values.data(), n_h, d, solved.data(), d, layer.pool);
-      for (int64_t j = 0; j < n_h; ++j) {
-        double lev = 0;
-        for (int64_t i = 0; i < d; ++i) lev += (double)values[j * d + i] * solved[j * d + i];
-        per_head[h * n + j] = (float)(w[j] * lev);
-      }
-    }
+    });
     const std::vector<float> s = group_mean(per_head, H, Hkv, n);  // [Hkv, n]
     const float protect = protection_score(s);
     scores.resize(lengths);
@@ -153,6 +189,7 @@ class CapPress final : public ScorerPress {
  private:
   Options o_;
   QueryStats stats_;
+  std::vector<float> keys_t_, values_t_, values_;  // score's decoded rows, kept across layers
 };
 
 template <>

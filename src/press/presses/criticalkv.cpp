@@ -16,6 +16,7 @@
 #include "press/press_args.h"
 #include "press/score_utils.h"
 #include "press/scorer_wrapper.h"
+#include "runtime/thread_pool.h"
 
 namespace kvpress {
 namespace {
@@ -24,38 +25,68 @@ constexpr float kForced = std::numeric_limits<float>::max();  // kvpress's finfo
 
 // n[h][j] = mean over the query heads q of KV head h of sum_e |(v_j . Wo_q)[e]|, where Wo_q holds the
 // columns q*d .. q*d+d-1 of the layer's output projection [n_embd, n_heads*d] (dequantized once here).
+// Work items are (query head, block of values): each projects its block with one gemm of Wo_q [n_embd, d]
+// by the block's values transposed, and sums the absolute values of each column.
 std::vector<std::vector<double>> value_output_norms(const LayerPrefill& layer, const std::vector<int64_t>& lengths) {
   const auto& c = layer.model.config();
   const int64_t D = c.n_embd, d = c.head_dim, H = c.n_heads, G = c.group_size(), HD = H * d;
+  const int64_t Hkv = (int64_t)lengths.size();
+  KV_CHECK(Hkv * G == H);
   const kernels::MatrixView& wo = layer.model.weights().layers[(size_t)layer.layer].wo;
   KV_CHECK(wo.n_rows == D && wo.n_cols == HD);
-  std::vector<float> wo_f32((size_t)(D * HD));
-  for (int64_t r = 0; r < D; ++r) kernels::dequantize_row(wo.type, wo.row(r), &wo_f32[(size_t)(r * HD)], HD);
-  constexpr int64_t kRows = 256;  // values projected at a time: [kRows, n_embd] of scratch
-  std::vector<std::vector<double>> norms(lengths.size());
-  std::vector<float> values, projected((size_t)(kRows * D));
-  for (int64_t g = 0; g < (int64_t)lengths.size(); ++g) {
-    const int64_t n = lengths[g];
-    norms[g].assign((size_t)n, 0.0);
-    values.resize((size_t)(n * d));
-    layer.cache.values(layer.layer, g).read(0, n, values.data());
-    for (int64_t k = 0; k < G; ++k) {
-      kernels::MatrixView wo_head;  // [n_embd rows, d cols], rows HD apart
-      wo_head.type = GgmlType::F32;
-      wo_head.data = reinterpret_cast<const uint8_t*>(wo_f32.data() + (g * G + k) * d);
-      wo_head.n_rows = D;
-      wo_head.n_cols = d;
-      wo_head.row_bytes = HD * (int64_t)sizeof(float);
-      for (int64_t j0 = 0; j0 < n; j0 += kRows) {
-        const int64_t m = std::min(kRows, n - j0);
-        kernels::matmul(wo_head, values.data() + j0 * d, m, d, projected.data(), D, layer.pool);
-        for (int64_t j = 0; j < m; ++j) {
-          double l1 = 0;
-          for (int64_t e = 0; e < D; ++e) l1 += std::fabs((double)projected[j * D + e]);
-          norms[g][j0 + j] += l1 / (double)G;
-        }
+  const kernels::KernelSet& ks = kernels::active_kernels();
+  thread_local std::vector<float> wo_buffer;  // this thread's, kept across layers (no page faults per layer)
+  wo_buffer.resize((size_t)(D * HD));
+  float* const wo_f32 = wo_buffer.data();  // the pool's threads read it through this pointer
+  // On this thread: a cheap stage, where waiting for a busy pool would cost more.
+  [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) ks.dequantize_row(wo.type, wo.row(r), wo_f32 + r * HD, HD);
+  }(0, D);
+  constexpr int64_t kRows = 256;  // values per item, a multiple of kernels::kGemmTokenPad
+  struct Item {
+    int64_t q, j0;
+  };
+  std::vector<Item> items;
+  for (int64_t q = 0; q < H; ++q)
+    for (int64_t j0 = 0; j0 < lengths[q / G]; j0 += kRows) items.push_back({q, j0});
+  std::vector<std::vector<double>> l1((size_t)H);  // [H][length of the head's KV head]
+  for (int64_t q = 0; q < H; ++q) l1[q].assign((size_t)lengths[q / G], 0.0);
+  struct Scratch {
+    std::vector<float> rows, rows_t, projected;
+  };
+  layer.pool.parallel_for((int64_t)items.size(), 1, [&](int64_t begin, int64_t end, int) {
+    thread_local Scratch sc;  // pool workers live as long as the pool: allocated once
+    sc.rows.resize((size_t)(kRows * d));
+    sc.rows_t.resize((size_t)(d * kRows));  // the block's values transposed, as the gemm reads them
+    constexpr int64_t kSlice = 16;  // output rows per gemm
+    sc.projected.resize((size_t)(kSlice * kRows));  // [kSlice, kRows]: column t is a slice of Wo_q v_(j0 + t)
+    double acc[kRows];
+    for (int64_t it = begin; it < end; ++it) {
+      const auto [q, j0] = items[it];
+      const int64_t g = q / G, m = std::min(kRows, lengths[g] - j0);
+      const int64_t ldb = (m + kernels::kGemmTokenPad - 1) / kernels::kGemmTokenPad * kernels::kGemmTokenPad;
+      layer.cache.values(layer.layer, g).read(j0, m, sc.rows.data());
+      for (int64_t i = 0; i < d; ++i) {
+        float* dst = &sc.rows_t[(size_t)(i * ldb)];
+        for (int64_t t = 0; t < m; ++t) dst[t] = sc.rows[t * d + i];
+        std::fill(dst + m, dst + ldb, 0.0f);
       }
+      // Output rows e in slices, so that each slice's projection is summed while it is still in L1.
+      std::fill(acc, acc + m, 0.0);
+      for (int64_t e0 = 0; e0 < D; e0 += kSlice) {
+        const int64_t me = std::min(kSlice, D - e0);
+        ks.gemm_f32(wo_f32 + e0 * HD + q * d, HD, me, sc.rows_t.data(), ldb, m, sc.projected.data(), ldb, d, false);
+        for (int64_t e = 0; e < me; ++e)
+          for (int64_t t = 0; t < m; ++t) acc[t] += std::fabs((double)sc.projected[e * ldb + t]);
+      }
+      std::copy(acc, acc + m, l1[q].begin() + j0);
     }
+  });
+  std::vector<std::vector<double>> norms((size_t)Hkv);
+  for (int64_t g = 0; g < Hkv; ++g) {
+    norms[g].assign((size_t)lengths[g], 0.0);
+    for (int64_t k = 0; k < G; ++k)
+      for (int64_t j = 0; j < lengths[g]; ++j) norms[g][j] += l1[g * G + k][j] / (double)G;
   }
   return norms;
 }

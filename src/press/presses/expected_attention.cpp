@@ -14,8 +14,22 @@
 #include "press/query_stats.h"
 #include "press/query_stats_file.h"
 #include "press/score_utils.h"
+#include "runtime/thread_pool.h"
 
 namespace kvpress {
+namespace {
+
+// dst[i * ld + j] = rows[j * d + i] for j < n (rows: [n, d]); columns n..ld are left as they are.
+void transpose_rows(const float* rows, int64_t n, int64_t d, float* dst, int64_t ld) {
+  constexpr int64_t kBlock = 64;  // keys per pass: the written lines of every dst row stay in cache
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t j1 = std::min(n, j0 + kBlock);
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = j0; j < j1; ++j) dst[i * ld + j] = rows[j * d + i];
+  }
+}
+
+}  // namespace
 
 class ExpectedAttentionPress : public ScorerPress {
  public:
@@ -71,66 +85,100 @@ class ExpectedAttentionPress : public ScorerPress {
     // kvpress averages the rotation over positions q_len .. q_len + n_future - 1.
     const MeanRotation rot(layer.model.rope(), T, o_.n_future_positions);
 
+    // Each KV head's non-sink keys decoded once, transposed ([d][ld], zero padding): the gemm's
+    // operand, and the layout in which the per-key sums below run across keys (vectorised) while
+    // each key's sum still adds its d terms in order, as a plain loop over i would.
+    const int64_t ld = (n + kernels::kGemmTokenPad - 1) / kernels::kGemmTokenPad * kernels::kGemmTokenPad;
+    // Buffers are kept across layers (members, and per pool thread): fresh ones would be page-faulted
+    // in on every layer.
+    std::vector<float>& keys_t = keys_t_;
+    keys_t.resize((size_t)(Hkv * d * ld));
+    // On this thread: a cheap stage, where waiting for a busy pool would cost more.
+    [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> rows;
+      for (int64_t g = begin; g < end; ++g) {
+        const int64_t n_g = lengths[g] - n_sink;
+        rows.resize((size_t)(n_g * d));
+        layer.cache.keys(layer.layer, g).read(n_sink, n_g, rows.data());
+        float* kt = &keys_t[(size_t)(g * d * ld)];
+        transpose_rows(rows.data(), n_g, d, kt, ld);
+        for (int64_t i = 0; i < d; ++i) std::fill(kt + i * ld + n_g, kt + (i + 1) * ld, 0.0f);  // gemm padding
+      }
+    }(0, Hkv);
     std::vector<float> attn((size_t)(H * n), 0.0f);  // softmax over the non-sink keys, per query head
-    std::vector<double> mu((size_t)d), sigma((size_t)(d * d)), z((size_t)n);
-    std::vector<float> keys_f32((size_t)(n * d)), values_f32;  // one KV head's stored rows, decoded
-    std::vector<float> sigma_f((size_t)(d * d)), key_sigma;
-    const float inv_sqrt_d = 1.0f / std::sqrt((float)d);
-    for (int64_t h = 0; h < H; ++h) {
-      // Mean and biased covariance of this head's queries, from the shifted moments.
-      if (file) {  // kvpress: the stored statistics, rotated by the mean RoPE of this pass's future positions
-        const size_t at = (size_t)((layer.layer * H + h) * d);
-        for (int64_t i = 0; i < d; ++i) mu[i] = file->mean[at + i];
-        if (o_.use_covariance)
-          for (int64_t i = 0; i < d * d; ++i) sigma[i] = file->cov[at * d + i];
-      } else {
-        stats_.moments(h, mu.data(), o_.use_covariance ? sigma.data() : nullptr);
-      }
-      if (o_.use_covariance) {
-        // Sigma' = R Sigma R^T: rotate every column, then every row.
-        for (int64_t col = 0; col < d; ++col) rot.apply(&sigma[col], d);
-        for (int64_t row = 0; row < d; ++row) rot.apply(&sigma[row * d], 1);
-        for (int64_t i = 0; i < d * d; ++i) sigma_f[i] = (float)sigma[i];
-      }
-      rot.apply(mu.data(), 1);  // mu' = R mu
+    const kernels::KernelSet& ks = kernels::active_kernels();
+    const double inv_sqrt_d = (double)(1.0f / std::sqrt((float)d));
+    layer.pool.parallel_for(H, 1, [&](int64_t begin, int64_t end, int) {
+      thread_local std::vector<double> mu, sigma, lin, quad, e;
+      thread_local std::vector<float> sigma_f, key_sigma_t;
+      mu.resize((size_t)d);
+      sigma.resize((size_t)(d * d));
+      sigma_f.resize((size_t)(d * d));
+      lin.resize((size_t)n);
+      quad.resize((size_t)n);
+      e.resize((size_t)n);
+      for (int64_t h = begin; h < end; ++h) {
+        // Mean and biased covariance of this head's queries, from the shifted moments.
+        if (file) {  // kvpress: the stored statistics, rotated by the mean RoPE of this pass's future positions
+          const size_t at = (size_t)((layer.layer * H + h) * d);
+          for (int64_t i = 0; i < d; ++i) mu[i] = file->mean[at + i];
+          if (o_.use_covariance)
+            for (int64_t i = 0; i < d * d; ++i) sigma[i] = file->cov[at * d + i];
+        } else {
+          stats_.moments(h, mu.data(), o_.use_covariance ? sigma.data() : nullptr);
+        }
+        if (o_.use_covariance) {
+          // Sigma' = R Sigma R^T: rotate every column, then every row.
+          for (int64_t col = 0; col < d; ++col) rot.apply(&sigma[col], d);
+          for (int64_t row = 0; row < d; ++row) rot.apply(&sigma[row * d], 1);
+          for (int64_t i = 0; i < d * d; ++i) sigma_f[i] = (float)sigma[i];
+        }
+        rot.apply(mu.data(), 1);  // mu' = R mu
 
-      // Logits of the non-sink keys of this head's KV head (decoded once per KV head).
-      const int64_t n_h = lengths[h / G] - n_sink;
-      if (h % G == 0) layer.cache.keys(layer.layer, h / G).read(n_sink, n_h, keys_f32.data());
-      const float* keys = keys_f32.data();
-      if (o_.use_covariance) {
-        key_sigma.resize((size_t)(n * d));  // [n, d]: Sigma' k_j
-        kernels::matmul(f32_matrix(sigma_f.data(), d, d), keys, n_h, d, key_sigma.data(), d, layer.pool);
+        // Logits of the non-sink keys of this head's KV head.
+        const int64_t n_h = lengths[h / G] - n_sink;
+        const float* kt = &keys_t[(size_t)((h / G) * d * ld)];
+        std::fill(lin.begin(), lin.end(), 0.0);
+        std::fill(quad.begin(), quad.end(), 0.0);
+        for (int64_t i = 0; i < d; ++i)
+          for (int64_t j = 0; j < n_h; ++j) lin[j] += mu[i] * (double)kt[i * ld + j];
+        if (o_.use_covariance) {
+          // [d][ld]: column j is Sigma' k_j (one gemm of Sigma' by the transposed keys).
+          key_sigma_t.resize((size_t)(d * ld));
+          ks.gemm_f32(sigma_f.data(), d, d, kt, ld, n_h, key_sigma_t.data(), ld, d, false);
+          for (int64_t i = 0; i < d; ++i)
+            for (int64_t j = 0; j < n_h; ++j) quad[j] += (double)kt[i * ld + j] * (double)key_sigma_t[i * ld + j];
+        }
+        double max_z = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < n_h; ++j) {
+          lin[j] = lin[j] * inv_sqrt_d + quad[j] / (2.0 * (double)d);  // z_j
+          max_z = std::max(max_z, lin[j]);
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < n_h; ++j) sum += (e[j] = std::exp(lin[j] - max_z));
+        for (int64_t j = 0; j < n_h; ++j) attn[h * n + j] = (float)(e[j] / sum);
       }
-      double max_z = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < n_h; ++j) {
-        const float* k = keys + j * d;
-        double lin = 0, quad = 0;
-        for (int64_t i = 0; i < d; ++i) lin += mu[i] * k[i];
-        if (o_.use_covariance)
-          for (int64_t i = 0; i < d; ++i) quad += (double)k[i] * key_sigma[j * d + i];
-        const double v = lin * inv_sqrt_d + quad / (2.0 * (double)d);
-        z[j] = v;
-        max_z = std::max(max_z, v);
-      }
-      double sum = 0;
-      for (int64_t j = 0; j < n_h; ++j) sum += std::exp(z[j] - max_z);
-      for (int64_t j = 0; j < n_h; ++j) attn[h * n + j] = (float)(std::exp(z[j] - max_z) / sum);
-    }
+    });
 
     std::vector<float> s = group_mean(attn, H, Hkv, n);  // [Hkv, n]
     if (o_.use_vnorm) {
-      values_f32.resize((size_t)(n * d));
-      for (int64_t g = 0; g < Hkv; ++g) {
-        const int64_t n_g = lengths[g] - n_sink;
-        layer.cache.values(layer.layer, g).read(n_sink, n_g, values_f32.data());
-        const float* values = values_f32.data();
-        for (int64_t j = 0; j < n_g; ++j) {
-          double norm = 0;
-          for (int64_t i = 0; i < d; ++i) norm += (double)values[j * d + i] * values[j * d + i];
-          s[g * n + j] = (float)(((double)s[g * n + j] + o_.epsilon) * std::sqrt(norm));
+      // On this thread: a cheap stage, where waiting for a busy pool would cost more.
+      [&](int64_t begin, int64_t end) {
+        thread_local std::vector<float> rows, rows_t;
+        thread_local std::vector<double> norm;
+        for (int64_t g = begin; g < end; ++g) {
+          const int64_t n_g = lengths[g] - n_sink;
+          const int64_t ld_g = (n_g + 15) / 16 * 16;
+          rows.resize((size_t)(n_g * d));
+          rows_t.resize((size_t)(d * ld_g));
+          layer.cache.values(layer.layer, g).read(n_sink, n_g, rows.data());
+          transpose_rows(rows.data(), n_g, d, rows_t.data(), ld_g);
+          norm.assign((size_t)n_g, 0.0);
+          for (int64_t i = 0; i < d; ++i)
+            for (int64_t j = 0; j < n_g; ++j) norm[j] += (double)rows_t[i * ld_g + j] * rows_t[i * ld_g + j];
+          for (int64_t j = 0; j < n_g; ++j) s[g * n + j] = (float)(((double)s[g * n + j] + o_.epsilon) * std::sqrt(norm[j]));
         }
-      }
+      }(0, Hkv);
     }
     const float protect = protection_score(s);  // sinks always kept
     scores.resize(lengths);
@@ -157,6 +205,7 @@ class ExpectedAttentionPress : public ScorerPress {
 
   Options o_;
   QueryStats stats_;
+  std::vector<float> keys_t_;  // score's transposed keys, kept across layers
   std::shared_ptr<const QueryStatsFile> file_stats_;
 };
 
