@@ -77,6 +77,16 @@ void ScorerPress::keep_top(const LayerPrefill& layer, const HeadScores& scores) 
   }
 }
 
+void AfterPrefillPress::require_whole_context(const ContextPrefill& context) const {
+  const int64_t N = (int64_t)context.ids.size();
+  for (int64_t l = 0; l < context.cache.n_layers(); ++l)
+    for (int64_t h = 0; h < context.cache.n_heads_kv(); ++h)
+      if (context.cache.length(l, h) != N)
+        fail("press '", name().substr(0, name().find(':')), "' needs the whole context in the cache (", N,
+             " entries per head), but layer ", l, " head ", h, " holds ", context.cache.length(l, h),
+             "; it cannot follow another prefill press");
+}
+
 void AfterPrefillPress::set_compression_ratio(double ratio) {
   validate_compression_ratio(ratio);
   compression_ratio_ = ratio;

@@ -83,6 +83,8 @@ class AfterPrefillPress : public Press {
   bool acts_after_prefill() const override { return true; }
 
  protected:
+  // Throws unless every head still holds the whole context (nothing compressed it before this press).
+  void require_whole_context(const ContextPrefill& context) const;
   double compression_ratio_ = 0.0;
 };
 

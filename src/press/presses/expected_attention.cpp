@@ -216,14 +216,21 @@ class ExpectedAttentionStatsPress final : public ExpectedAttentionPress {
   using ExpectedAttentionPress::ExpectedAttentionPress;
 };
 
-template <>
-std::unique_ptr<Press> create_press<ExpectedAttentionPress>(PressArgs& args) {
-  ExpectedAttentionPress::Options o;
+namespace {
+// The parameters both registry entries take (kvpress's ExpectedAttentionPress constructor).
+void read_options(PressArgs& args, ExpectedAttentionPress::Options& o) {
   o.n_future_positions = args.integer("n_future_positions", o.n_future_positions, 1, 1 << 24);
   o.n_sink = args.integer("n_sink", o.n_sink, 0, 1 << 30);
   o.use_covariance = args.boolean("use_covariance", o.use_covariance);
   o.use_vnorm = args.boolean("use_vnorm", o.use_vnorm);
   o.epsilon = args.real("epsilon", o.epsilon, 0.0, 1e6);
+}
+}  // namespace
+
+template <>
+std::unique_ptr<Press> create_press<ExpectedAttentionPress>(PressArgs& args) {
+  ExpectedAttentionPress::Options o;
+  read_options(args, o);
   if (args.describing()) return nullptr;
   return std::make_unique<ExpectedAttentionPress>(o);
 }
@@ -234,11 +241,7 @@ std::unique_ptr<Press> create_press<ExpectedAttentionStatsPress>(PressArgs& args
   o.from_stats_file = true;
   // A path as a parameter value: the specification grammar allows any characters but spaces , ( ) : =.
   o.stats_file = args.text("stats_file", "");
-  o.n_future_positions = args.integer("n_future_positions", o.n_future_positions, 1, 1 << 24);
-  o.n_sink = args.integer("n_sink", o.n_sink, 0, 1 << 30);
-  o.use_covariance = args.boolean("use_covariance", o.use_covariance);
-  o.use_vnorm = args.boolean("use_vnorm", o.use_vnorm);
-  o.epsilon = args.real("epsilon", o.epsilon, 0.0, 1e6);
+  read_options(args, o);
   if (args.describing()) return nullptr;
   // The file is read (and checked against the model) when the press first compresses.
   return std::make_unique<ExpectedAttentionStatsPress>(o);

@@ -76,13 +76,7 @@ class KvComposePress final : public AfterPrefillPress {
   void after_prefill(const ContextPrefill& context) override {
     // Ratio 0 keeps every context entry (kvpress then only drops the re-fed copy): nothing to do.
     if (compression_ratio_ == 0.0) return;
-    const auto& c = context.model.config();
-    const int64_t N = (int64_t)context.ids.size();
-    for (int64_t l = 0; l < c.n_layers; ++l)
-      for (int64_t h = 0; h < c.n_heads_kv; ++h)
-        if (context.cache.length(l, h) != N)
-          fail("press 'kvcompose' needs the whole context in the cache (", N, " entries per head), but layer ", l,
-               " head ", h, " holds ", context.cache.length(l, h), "; it cannot follow another prefill press");
+    require_whole_context(context);
     select(context, scores(context));
   }
 

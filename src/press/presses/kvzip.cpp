@@ -65,13 +65,7 @@ class KvzipPress final : public AfterPrefillPress {
 
   void after_prefill(const ContextPrefill& context) override {
     if (compression_ratio_ == 0.0) return;  // kvpress skips the repeat passes too
-    const auto& c = context.model.config();
-    const int64_t N = (int64_t)context.ids.size();
-    for (int64_t l = 0; l < c.n_layers; ++l)
-      for (int64_t h = 0; h < c.n_heads_kv; ++h)
-        if (context.cache.length(l, h) != N)
-          fail("press 'kvzip' needs the whole context in the cache (", N, " entries per head), but layer ", l,
-               " head ", h, " holds ", context.cache.length(l, h), "; it cannot follow another prefill press");
+    require_whole_context(context);
     const std::vector<float> scores = score_context(context);  // [L, Hkv, N]
     prune(context, scores);
   }
