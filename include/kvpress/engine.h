@@ -21,6 +21,10 @@ struct EngineOptions {
   int n_threads = 0;  // worker threads including the caller; 0 = the hardware threads, at most 8
   int64_t spin_us = kDefaultSpinUs;  // microseconds an idle worker polls before sleeping (0 = at once,
                                      // for busy machines)
+  // Multiply weights with f32 activations only (bit-exact dequantization, the reference). By default
+  // block-quantized weights multiply int8-rounded activations at decode, as llama.cpp does: faster,
+  // logits within llama.cpp's own tolerance (docs/performance.md).
+  bool exact_matmul = false;
 };
 
 // What `kvpress info` prints; sizes in elements, bytes exact.

@@ -51,7 +51,7 @@ Engine Engine::load(const std::string& model_path, const EngineOptions& options)
   static_assert(kDefaultSpinUs == ThreadPool::kDefaultSpin.count());
   if (options.spin_us < 0 || options.spin_us > 1000000)
     fail("spin_us must be in [0, 1000000] microseconds, got ", options.spin_us);
-  auto impl = std::make_shared<Impl>(Model::load(model_path), n_threads, std::chrono::microseconds(options.spin_us));
+  auto impl = std::make_shared<Impl>(Model::load(model_path, options.exact_matmul), n_threads, std::chrono::microseconds(options.spin_us));
   impl->info = describe(*impl->model);
   return Engine(std::move(impl));
 }

@@ -16,6 +16,8 @@ void gemm_f32(const float* a, int64_t lda, int64_t m, const float* bt, int64_t l
 void dot_rows_f32(const float* q, int64_t m, const float* k, int64_t n, int64_t d, float* out, int64_t ldo);
 void attend_rows(const float* q, int64_t m, const MatrixView& keys, const MatrixView& values, int64_t begin,
                  int64_t n, float* acc, int64_t ld_acc, float* row_max, float* row_sum);
+void quantize_activations(const float* x, int64_t n, int8_t* qs, float* d, float* ds16);
+float dot_row_q8(GgmlType type, const void* row, const Q8Activations& x, int64_t n);
 }  // namespace ref
 
 // The SIMD sets; nullptr when not compiled in (non-x86 builds). Callers check CPU support.

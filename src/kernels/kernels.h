@@ -1,7 +1,10 @@
-// Compute kernels on weights of any supported GGUF type, in f32 arithmetic.
-// Weights are dequantized exactly (bit-for-bit as the scalar reference) and multiplied with f32
-// activations; activations are never rounded to lower precision. Every kernel has a scalar
-// reference in ref::; SIMD variants (AVX2, AVX-512) are picked once at start-up by CPU features.
+// Compute kernels on weights of any supported GGUF type.
+// The exact path dequantizes weights bit-for-bit as the scalar reference and multiplies them with f32
+// activations. The int8 path (matrices with int8_activations set, block-quantized types only) rounds
+// the activations to int8 blocks once per matmul, as llama.cpp does, and takes integer dot products
+// per weight block: fewer instructions per weight byte, so decode gets closer to memory bandwidth.
+// Every kernel has a scalar reference in ref::; SIMD variants (AVX2, AVX-512 with VNNI) are picked
+// once at start-up by CPU features.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -21,8 +24,24 @@ struct MatrixView {
   int64_t n_rows = 0;
   int64_t n_cols = 0;
   int64_t row_bytes = 0;
+  // Multiply with int8-rounded activations where the type has an int8 dot (has_int8_dot); the
+  // model's weights set it unless the engine asks for exact matmuls.
+  bool int8_activations = false;
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
 };
+
+// Activations rounded to int8 per block of kQ8Block elements (round half to even):
+//   d[b] = max_i |x_i| / 127 over block b,  qs[i] = round(x[i] / d[i / 32])  (0 where d = 0),
+//   ds16[j] = d[j / 2] * (qs[16 j] + ... + qs[16 j + 15]),
+// so that x[i] ~ d[i / 32] * qs[i]; ds16 carries the weight formats' offset and min terms.
+inline constexpr int64_t kQ8Block = 32;
+struct Q8Activations {
+  const int8_t* qs = nullptr;  // [n]
+  const float* d = nullptr;    // [n / 32]
+  const float* ds16 = nullptr;  // [n / 16]
+};
+// Types with an int8 dot: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K.
+bool has_int8_dot(GgmlType type);
 
 // One implementation of the per-row kernels (reference, AVX2, AVX-512).
 struct KernelSet {
@@ -55,6 +74,11 @@ struct KernelSet {
   // Keys and values are read in their stored type and decoded a few rows at a time in L1.
   void (*attend_rows)(const float* q, int64_t m, const MatrixView& keys, const MatrixView& values, int64_t begin,
                       int64_t n, float* acc, int64_t ld_acc, float* row_max, float* row_sum);
+  // Rounds x[0..n) (n a multiple of kQ8Block) to int8 blocks, as Q8Activations says.
+  void (*quantize_activations)(const float* x, int64_t n, int8_t* qs, float* d, float* ds16);
+  // sum_i w[i] * d[i / 32] * qs[i], w the exactly dequantized row, for a type with has_int8_dot:
+  // integer dot products of the stored codes per block, scaled once per block.
+  float (*dot_row_q8)(GgmlType type, const void* row, const Q8Activations& x, int64_t n);
 };
 inline constexpr int64_t kGemmTokenPad = 16;
 

@@ -1,5 +1,7 @@
 // Weight matrix times activations, multi-threaded over rows.
-// Decode (one token) is bound by weight bandwidth: a fused dot_row per row reads each byte once.
+// Decode (one token) is bound by weight bandwidth: a fused dot_row per row reads each byte once. On
+// the int8 path (few tokens, MatrixView::int8_activations) the tokens are rounded to int8 blocks once,
+// then every row takes integer dot products with them.
 // Prefill (many tokens) is bound by arithmetic: each thread decodes a block of rows one K chunk at a
 // time into a small f32 scratch and runs the register-blocked gemm_f32 tile over all tokens, so the
 // decoding cost is paid once per weight, not once per token.
@@ -31,10 +33,40 @@ thread_local std::vector<float> t_row_scratch;
 thread_local std::vector<float> t_tile_scratch;
 thread_local std::vector<float> t_out_scratch;
 thread_local std::vector<float> t_transposed;
+thread_local std::vector<int8_t> t_q8_values;
+thread_local std::vector<float> t_q8_scales;
+thread_local std::vector<float> t_q8_sums;
 
-float* sized(std::vector<float>& v, int64_t n) {
+template <class T>
+T* sized(std::vector<T>& v, int64_t n) {
   if ((int64_t)v.size() < n) v.resize((size_t)n);
   return v.data();
+}
+
+// Token t's rounded activations: q8[t] (per-thread buffers of the calling thread).
+std::vector<Q8Activations> quantize_tokens(const KernelSet& ks, const float* x, int64_t n_tokens, int64_t x_stride,
+                                           int64_t n_cols) {
+  int8_t* qs = sized(t_q8_values, n_tokens * n_cols);
+  float* d = sized(t_q8_scales, n_tokens * n_cols / kQ8Block);
+  float* ds16 = sized(t_q8_sums, n_tokens * n_cols / 16);
+  std::vector<Q8Activations> q8((size_t)n_tokens);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    int8_t* qt = qs + t * n_cols;
+    float* dt = d + t * n_cols / kQ8Block;
+    float* st = ds16 + t * n_cols / 16;
+    ks.quantize_activations(x + t * x_stride, n_cols, qt, dt, st);
+    q8[(size_t)t] = {qt, dt, st};
+  }
+  return q8;
+}
+
+void matmul_int8(const KernelSet& ks, const MatrixView& w, const float* x, int64_t n_tokens, int64_t x_stride,
+                 float* y, int64_t y_stride, ThreadPool& pool) {
+  const std::vector<Q8Activations> q8 = quantize_tokens(ks, x, n_tokens, x_stride, w.n_cols);
+  pool.parallel_for(w.n_rows, kDecodeGrainRows, [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = ks.dot_row_q8(w.type, w.row(r), q8[(size_t)t], w.n_cols);
+  });
 }
 
 void matmul_decode(const KernelSet& ks, const MatrixView& w, const float* x, float* y, ThreadPool& pool) {
@@ -118,7 +150,9 @@ void matmul_with(const KernelSet& ks, const MatrixView& w, const float* x, int64
   KV_CHECK(w.type != GgmlType::F32 || w.row_bytes % (int64_t)sizeof(float) == 0);
   KV_CHECK(n_tokens >= 0);
   if (w.n_rows == 0 || n_tokens == 0) return;
-  if (n_tokens == 1) {
+  if (n_tokens < kMinGemmTokens && w.int8_activations && has_int8_dot(w.type)) {
+    matmul_int8(ks, w, x, n_tokens, x_stride, y, y_stride, pool);
+  } else if (n_tokens == 1) {
     matmul_decode(ks, w, x, y, pool);
   } else if (n_tokens < kMinGemmTokens) {
     matmul_few_tokens(ks, w, x, n_tokens, x_stride, y, y_stride, pool);

@@ -49,8 +49,9 @@ Model::Model(gguf::GgufFile file)
 
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(const std::string& path) {
+std::unique_ptr<Model> Model::load(const std::string& path, bool exact_matmul) {
   auto model = std::unique_ptr<Model>(new Model(gguf::GgufFile::open(path)));
+  model->weights_.set_int8_activations(!exact_matmul);
   model->tokenizer_ = std::make_unique<Tokenizer>(Vocab::from_gguf(model->file_));
   if (model->tokenizer_->n_vocab() != model->config_.n_vocab)
     fail(path, ": tokenizer has ", model->tokenizer_->n_vocab(), " tokens but token_embd.weight has ",

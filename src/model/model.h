@@ -78,7 +78,9 @@ struct ForwardOptions {
 
 class Model {
  public:
-  static std::unique_ptr<Model> load(const std::string& path);
+  // exact_matmul: weights multiply f32 activations (bit-exact dequantization); otherwise block-quantized
+  // weights multiply int8-rounded activations at decode (kernels.h), as llama.cpp does.
+  static std::unique_ptr<Model> load(const std::string& path, bool exact_matmul = false);
   ~Model();
 
   const ModelConfig& config() const { return config_; }

@@ -104,4 +104,10 @@ ModelWeights ModelWeights::bind(const gguf::GgufFile& file, ModelConfig& c) {
   return w;
 }
 
+void ModelWeights::set_int8_activations(bool on) {
+  output.int8_activations = on;
+  for (LayerWeights& l : layers)
+    for (kernels::MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) m->int8_activations = on;
+}
+
 }  // namespace kvpress

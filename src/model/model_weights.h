@@ -30,6 +30,8 @@ struct ModelWeights {
 
   // Binds every tensor; sets config.n_vocab from token_embd. Throws Error naming file and tensor.
   static ModelWeights bind(const gguf::GgufFile& file, ModelConfig& config);
+  // Every matrix a forward pass multiplies with (MatrixView::int8_activations).
+  void set_int8_activations(bool on);
 };
 
 }  // namespace kvpress

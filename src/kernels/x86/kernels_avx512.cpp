@@ -1,4 +1,4 @@
-// AVX-512 (F + BW + VL, with FMA and F16C) kernel set: 16-lane instantiation of x86/simd_kernels.h.
+// AVX-512 (F + BW + VL + VNNI, with FMA and F16C) kernel set: 16-lane instantiation of x86/simd_kernels.h.
 // Compiled with AVX-512 flags (see src/kernels/CMakeLists.txt); only called after a CPU check.
 #include "kernels/kernel_sets.h"
 
@@ -110,12 +110,14 @@ struct V512 {
 }  // namespace kvpress::kernels
 
 #include "kernels/x86/simd_attend.h"
+#include "kernels/x86/simd_int8.h"
 
 namespace kvpress::kernels {
 
 const KernelSet* avx512_kernel_set() {
   static const KernelSet set = {"avx512", simd::dequantize_row<V512>, simd::dot_row<V512>, simd::dot_f32<V512>,
-                                simd::axpy_f32<V512>, simd::gemm_f32<V512>, simd::dot_rows_f32<V512>, simd::attend_rows<V512>};
+                                simd::axpy_f32<V512>, simd::gemm_f32<V512>, simd::dot_rows_f32<V512>, simd::attend_rows<V512>,
+                                simd::quantize_activations, simd::dot_row_q8<true>};
   return &set;
 }
 
