@@ -1,7 +1,9 @@
 // matmul throughput per weight type on a Qwen2.5-0.5B FFN-down sized matrix (896 x 4864):
 // decode (1 token, reported as GB/s of weight bytes) and prefill (64 tokens, GFLOP/s), 1 and 2
-// threads. "decode_cold" cycles through enough copies of the matrix to defeat the caches, which is
-// what a real model's decode sees; "decode" re-reads one cache-resident matrix.
+// threads, on the exact path (f32 activations) and, for block-quantized types, the int8 path
+// (decode_int8: activations rounded to int8 blocks). "decode_cold" cycles through enough copies of
+// the matrix to defeat the caches, which is what a real model's decode sees; "decode" re-reads one
+// cache-resident matrix (the kernel's compute ceiling). "dot" is one row's kernel call alone.
 // Run: bench_matmul [--benchmark_filter=Q4_K] [--benchmark_format=json]
 #include <benchmark/benchmark.h>
 
@@ -50,11 +52,13 @@ std::vector<float> make_activations(int64_t n) {
   return x;
 }
 
-kernels::MatrixView view_of(GgmlType type, const uint8_t* data) {
-  return {type, data, kRows, kCols, row_bytes(type, kCols)};
+kernels::MatrixView view_of(GgmlType type, const uint8_t* data, bool int8 = false) {
+  kernels::MatrixView m{type, data, kRows, kCols, row_bytes(type, kCols)};
+  m.int8_activations = int8;
+  return m;
 }
 
-void bench_decode(benchmark::State& state, GgmlType type, bool cold) {
+void bench_decode(benchmark::State& state, GgmlType type, bool cold, bool int8) {
   const auto one = make_matrix(type);
   const int64_t bytes = (int64_t)one.size();
   const int64_t n_copies = cold ? (kColdBytes + bytes - 1) / bytes : 1;
@@ -65,13 +69,33 @@ void bench_decode(benchmark::State& state, GgmlType type, bool cold) {
   ThreadPool pool((int)state.range(0));
   int64_t c = 0;
   for (auto _ : state) {
-    kernels::matmul(view_of(type, copies.data() + c * bytes), x.data(), 1, kCols, y.data(), kRows, pool);
+    kernels::matmul(view_of(type, copies.data() + c * bytes, int8), x.data(), 1, kCols, y.data(), kRows, pool);
     benchmark::DoNotOptimize(y.data());
     c = (c + 1) % n_copies;
   }
   state.counters["GB/s"] = benchmark::Counter((double)bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * kRows * kCols / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// One row: dot_row (exact) or quantize + dot_row_q8 amortised over the row count of a matrix.
+void bench_dot(benchmark::State& state, GgmlType type, bool int8) {
+  const auto m = make_matrix(type);
+  const auto x = make_activations(kCols);
+  const auto& ks = kernels::active_kernels();
+  std::vector<int8_t> qs(kCols);
+  std::vector<float> d(kCols / kernels::kQ8Block), ds16(kCols / 16);
+  ks.quantize_activations(x.data(), kCols, qs.data(), d.data(), ds16.data());
+  const kernels::Q8Activations q8{qs.data(), d.data(), ds16.data()};
+  const int64_t rb = row_bytes(type, kCols);
+  int64_t r = 0;
+  for (auto _ : state) {
+    const uint8_t* row = m.data() + r * rb;
+    benchmark::DoNotOptimize(int8 ? ks.dot_row_q8(type, row, q8, kCols) : ks.dot_row(type, row, x.data(), kCols));
+    r = (r + 1) % kRows;
+  }
+  state.counters["GB/s"] = benchmark::Counter((double)rb / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kCols / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void bench_prefill(benchmark::State& state, GgmlType type) {
@@ -91,10 +115,15 @@ void bench_prefill(benchmark::State& state, GgmlType type) {
 void register_all() {
   for (GgmlType type : kTypes) {
     const std::string name(ggml_type_name(type));
-    benchmark::RegisterBenchmark(("decode/" + name).c_str(), bench_decode, type, false)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("decode_cold/" + name).c_str(), bench_decode, type, true)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
+    for (const bool int8 : {false, true}) {
+      if (int8 && !kernels::has_int8_dot(type)) continue;
+      const std::string path = int8 ? "_int8/" : "/";
+      benchmark::RegisterBenchmark(("dot" + path + name).c_str(), bench_dot, type, int8)->Unit(benchmark::kNanosecond);
+      benchmark::RegisterBenchmark(("decode" + path + name).c_str(), bench_decode, type, false, int8)
+          ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(("decode_cold" + path + name).c_str(), bench_decode, type, true, int8)
+          ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
+    }
     benchmark::RegisterBenchmark(("prefill64/" + name).c_str(), bench_prefill, type)
         ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
   }

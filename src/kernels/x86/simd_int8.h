@@ -3,8 +3,10 @@
 // Each 32-element group of a weight block becomes 32 unsigned codes (Q8_0: |w|, the activations
 // taking w's sign), multiplied with the activations' int8 values into eight int32 lanes (lane k sums
 // elements 4k..4k+3), converted once and scaled by the weight scale times the activation block's d.
-// The formats' offsets and mins (Q4_0's -8, Q4_K's -dmin * m, ...) are added once per block from
-// ds16, the activations' scaled sums per 16 elements.
+// The formats' mins (Q4_1's m, Q4_K's -dmin * m, ...) are added once per block from ds16, the
+// activations' scaled sums per 16 elements.
+// Formats with a fixed offset (Q4_0's -8, Q6_K's -32, ...) subtract it from the codes and multiply
+// signed values instead (|w| against the activations with w's sign).
 // kVnni: vpdpbusd (AVX-512 VNNI). Otherwise vpmaddubsw + vpmaddwd, exact because no pair of products
 // leaves int16: codes <= 63 (|w| <= 128 for Q8_0) times |q| <= 127, twice, stays below 32767.
 // Include only from the per-ISA files: everything here has internal linkage (anonymous namespace),
@@ -35,6 +37,12 @@ inline __m256i dot_u8s8(__m256i u, __m256i s) {
   } else {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
   }
+}
+
+// Signed weights w (|w| <= 128 read as unsigned): |w| against the activations with w's sign.
+template <bool kVnni>
+inline __m256i dot_s8s8(__m256i w, __m256i q) {
+  return dot_u8s8<kVnni>(_mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w));
 }
 
 inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -109,122 +117,123 @@ void quantize_activations(const float* x, int64_t n, int8_t* qs, float* d, float
   }
 }
 
-// The 32-element formats: unpack(block, q, &d, &c) returns the block's codes (and may adjust the
-// activations q), with weight scale d and c, the coefficient of the block's activation sum (unused
-// without kOffset). Two blocks per step into two accumulators, so that the FMA latency does not bound it.
-template <bool kVnni, bool kOffset, class Block, class Unpack>
+// The 32-element formats: unpack(block, &d, &m) returns the block's codes, signed (kSigned: offset
+// subtracted) or unsigned with a min m times the block's activation sum (kMin). Two blocks per step
+// into two accumulators, so that the FMA latency does not bound the loop.
+template <bool kVnni, bool kSigned, class Block, class Unpack>
 inline float dot_blocks_q8(const void* row, const Q8Activations& x, int64_t n, Unpack unpack) {
   const auto* b = static_cast<const Block*>(row);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  float corr = 0.0f;
-  const auto step = [&](int64_t i, __m256& acc) {
-    __m256i q = load32(x.qs + i * kQ8Block);
-    float d, c;
-    const __m256i codes = unpack(b[i], q, d, c);
-    acc = scaled(dot_u8s8<kVnni>(codes, q), d * x.d[i], acc);
-    if constexpr (kOffset) corr += c * (x.ds16[2 * i] + x.ds16[2 * i + 1]);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  float mins[2] = {0.0f, 0.0f};
+  const auto step = [&](int64_t i, int k) {
+    const __m256i q = load32(x.qs + i * kQ8Block);
+    float d, m;
+    const __m256i codes = unpack(b[i], d, m);
+    const __m256i p = kSigned ? dot_s8s8<kVnni>(codes, q) : dot_u8s8<kVnni>(codes, q);
+    acc[k] = scaled(p, d * x.d[i], acc[k]);
+    if constexpr (!kSigned) mins[k] += m * (x.ds16[2 * i] + x.ds16[2 * i + 1]);
   };
   const int64_t nb = n / kQ8Block;
   int64_t i = 0;
   for (; i + 2 <= nb; i += 2) {
-    step(i, acc0);
-    step(i + 1, acc1);
+    step(i, 0);
+    step(i + 1, 1);
   }
-  if (i < nb) step(i, acc0);
-  return hsum8(_mm256_add_ps(acc0, acc1)) + corr;
+  if (i < nb) step(i, 0);
+  return hsum8(_mm256_add_ps(acc[0], acc[1])) + (mins[0] + mins[1]);
 }
 
 template <bool kVnni>
 float dot_q8_0(const void* row, const Q8Activations& x, int64_t n) {
-  return dot_blocks_q8<kVnni, false, BlockQ8_0>(row, x, n, [](const BlockQ8_0& b, __m256i& q, float& d, float& c) {
-    const __m256i w = load32(b.qs);
-    q = _mm256_sign_epi8(q, w);
+  return dot_blocks_q8<kVnni, true, BlockQ8_0>(row, x, n, [](const BlockQ8_0& b, float& d, float&) {
     d = half(b.d);
-    c = 0.0f;
-    return _mm256_sign_epi8(w, w);  // |w|, 128 for -128 (read as unsigned)
+    return load32(b.qs);
   });
 }
 
 template <bool kVnni>
 float dot_q4_0(const void* row, const Q8Activations& x, int64_t n) {
-  return dot_blocks_q8<kVnni, true, BlockQ4_0>(row, x, n, [](const BlockQ4_0& b, __m256i&, float& d, float& c) {
+  return dot_blocks_q8<kVnni, true, BlockQ4_0>(row, x, n, [](const BlockQ4_0& b, float& d, float&) {
     d = half(b.d);
-    c = -8.0f * d;
-    return nibbles32(b.qs);
+    return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8));
   });
 }
 
 template <bool kVnni>
 float dot_q4_1(const void* row, const Q8Activations& x, int64_t n) {
-  return dot_blocks_q8<kVnni, true, BlockQ4_1>(row, x, n, [](const BlockQ4_1& b, __m256i&, float& d, float& c) {
+  return dot_blocks_q8<kVnni, false, BlockQ4_1>(row, x, n, [](const BlockQ4_1& b, float& d, float& m) {
     d = half(b.d);
-    c = half(b.m);
+    m = half(b.m);
     return nibbles32(b.qs);
   });
 }
 
 template <bool kVnni>
 float dot_q5_0(const void* row, const Q8Activations& x, int64_t n) {
-  return dot_blocks_q8<kVnni, true, BlockQ5_0>(row, x, n, [](const BlockQ5_0& b, __m256i&, float& d, float& c) {
+  return dot_blocks_q8<kVnni, true, BlockQ5_0>(row, x, n, [](const BlockQ5_0& b, float& d, float&) {
     d = half(b.d);
-    c = -16.0f * d;
-    return _mm256_or_si256(nibbles32(b.qs), fifth_bits(load_u32_le(b.qh)));
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b.qs), fifth_bits(load_u32_le(b.qh))), _mm256_set1_epi8(16));
   });
 }
 
 template <bool kVnni>
 float dot_q5_1(const void* row, const Q8Activations& x, int64_t n) {
-  return dot_blocks_q8<kVnni, true, BlockQ5_1>(row, x, n, [](const BlockQ5_1& b, __m256i&, float& d, float& c) {
+  return dot_blocks_q8<kVnni, false, BlockQ5_1>(row, x, n, [](const BlockQ5_1& b, float& d, float& m) {
     d = half(b.d);
-    c = half(b.m);
+    m = half(b.m);
     return _mm256_or_si256(nibbles32(b.qs), fifth_bits(load_u32_le(b.qh)));
   });
 }
 
-// The 256-element formats: per super-block i, group(g, codes) gives the codes of group g (elements
-// 32 g .. 32 g + 31), scales the lanes, and the caller adds sum_j coef[j] * ds16[16 i + j].
-template <bool kVnni>
-struct SuperBlock {
-  const Q8Activations& x;
-  int64_t i;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();  // even and odd groups
-  __m256& acc(int g) { return g & 1 ? acc1 : acc0; }
-  __m256i dot(int g, __m256i codes) const { return dot_u8s8<kVnni>(codes, load32(x.qs + 256 * i + 32 * g)); }
-  float xd(int g) const { return x.d[8 * i + g]; }
-  // Sub-block scales of 32 (one per group) or 16 (two per group) elements, already times the weight's d.
-  void add32(int g, __m256i codes, float scale) { acc(g) = scaled(dot(g, codes), scale * xd(g), acc(g)); }
-  void add16(int g, __m256i codes, float lo, float hi) {
-    acc(g) = scaled2(dot(g, codes), lo * xd(g), hi * xd(g), acc(g));
-  }
-  float offsets(const float* coef16) const {
-    const float* s = x.ds16 + 16 * i;
-    float c = 0.0f;
-    for (int j = 0; j < 16; ++j) c += coef16[j] * s[j];
-    return c;
-  }
-};
-
-template <bool kVnni, class Block, class Body>
+// The 256-element formats. Per super-block, body(block, xq, scales, mins) fills scales (float[16]:
+// the weight scale of each 16-element sub-block, times d) and mins (float[16]: the coefficient of
+// each sub-block's activation sum, 0 for formats without mins), and returns the int32 lanes of each
+// group g (elements 32 g .. 32 g + 31) in p[g]. The lanes are scaled by scales[2 g] (lanes 0..3) and
+// scales[2 g + 1] (lanes 4..7) times the group's activation d, with vector permutes, not scalars.
+template <class Block, class Body>
 inline float dot_super_blocks(const void* row, const Q8Activations& x, int64_t n, Body body) {
   const auto* b = static_cast<const Block*>(row);
-  __m256 acc = _mm256_setzero_ps();
-  float corr = 0.0f;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), mins_acc = _mm256_setzero_ps();
+  const __m256i spread_lo = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+  const __m256i spread_hi = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    SuperBlock<kVnni> s{x, i};
-    corr += body(b[i], s);
-    acc = _mm256_add_ps(acc, _mm256_add_ps(s.acc0, s.acc1));
+    alignas(32) float scales[16], mins[16];
+    __m256i p[8];
+    body(b[i], x.qs + kQKK * i, scales, mins, p);
+    // Sub-block j's scale times the d of its group (j / 2).
+    const __m256 xd = _mm256_loadu_ps(x.d + 8 * i);
+    const __m256 sd[2] = {_mm256_mul_ps(_mm256_load_ps(scales), _mm256_permutevar8x32_ps(xd, spread_lo)),
+                          _mm256_mul_ps(_mm256_load_ps(scales + 8), _mm256_permutevar8x32_ps(xd, spread_hi))};
+    for (int g = 0; g < 8; g += 2) {
+      const int k = 2 * (g % 4);
+      const __m256 s0 = _mm256_permutevar8x32_ps(sd[g / 4], _mm256_setr_epi32(k, k, k, k, k + 1, k + 1, k + 1, k + 1));
+      const __m256 s1 =
+          _mm256_permutevar8x32_ps(sd[g / 4], _mm256_setr_epi32(k + 2, k + 2, k + 2, k + 2, k + 3, k + 3, k + 3, k + 3));
+      acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[g]), s0, acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[g + 1]), s1, acc1);
+    }
+    const float* ds = x.ds16 + 16 * i;
+    mins_acc = _mm256_fmadd_ps(_mm256_load_ps(mins), _mm256_loadu_ps(ds), mins_acc);
+    mins_acc = _mm256_fmadd_ps(_mm256_load_ps(mins + 8), _mm256_loadu_ps(ds + 8), mins_acc);
   }
-  return hsum8(acc) + corr;
+  return hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), mins_acc));
 }
+
+inline __m256i qgroup(const int8_t* xq, int g) { return load32(xq + 32 * g); }
 
 // Q4_K and Q5_K: eight groups of 32 with a 6-bit scale and min each; value = d sc q - dmin m.
 template <bool kVnni, bool kFifthBit, class Block>
 inline float dot_k4_like(const void* row, const Q8Activations& x, int64_t n) {
-  return dot_super_blocks<kVnni, Block>(row, x, n, [](const Block& b, SuperBlock<kVnni>& s) {
+  return dot_super_blocks<Block>(row, x, n, [](const Block& b, const int8_t* xq, float* scales, float* mins,
+                                               __m256i* p) {
     alignas(16) uint32_t words[4];
     k4_scale_min_bytes(b.scales, words);
     const auto* sm = reinterpret_cast<const uint8_t*>(words);  // scales 0..7, mins 0..7
     const float d = half(b.d), dmin = half(b.dmin);
+    for (int g = 0; g < 8; ++g) {
+      scales[2 * g] = scales[2 * g + 1] = d * (float)sm[g];
+      mins[2 * g] = mins[2 * g + 1] = -dmin * (float)sm[8 + g];
+    }
     __m256i qh = _mm256_setzero_si256();
     if constexpr (kFifthBit) qh = load32(b.qh);
     for (int j = 0; j < 4; ++j) {
@@ -234,24 +243,21 @@ inline float dot_k4_like(const void* row, const Q8Activations& x, int64_t n) {
         lo = _mm256_or_si256(lo, _mm256_slli_epi16(mask8(_mm256_srli_epi16(qh, 2 * j), 1), 4));
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(mask8(_mm256_srli_epi16(qh, 2 * j + 1), 1), 4));
       }
-      s.add32(2 * j, lo, d * (float)sm[2 * j]);
-      s.add32(2 * j + 1, hi, d * (float)sm[2 * j + 1]);
+      p[2 * j] = dot_u8s8<kVnni>(lo, qgroup(xq, 2 * j));
+      p[2 * j + 1] = dot_u8s8<kVnni>(hi, qgroup(xq, 2 * j + 1));
     }
-    alignas(64) float coef[16];
-    for (int g = 0; g < 8; ++g) coef[2 * g] = coef[2 * g + 1] = -dmin * (float)sm[8 + g];
-    return s.offsets(coef);
   });
 }
 
-// Q6_K: sixteen groups of 16 with signed 8-bit scales; value = d sc (q - 32), q of 6 bits.
+// Q6_K: sixteen sub-blocks of 16 with signed 8-bit scales; value = d sc (q - 32), q of 6 bits.
 template <bool kVnni>
 float dot_q6_k(const void* row, const Q8Activations& x, int64_t n) {
-  return dot_super_blocks<kVnni, BlockQ6_K>(row, x, n, [](const BlockQ6_K& b, SuperBlock<kVnni>& s) {
+  return dot_super_blocks<BlockQ6_K>(row, x, n, [](const BlockQ6_K& b, const int8_t* xq, float* scales, float* mins,
+                                                   __m256i* p) {
     const float d = half(b.d);
-    alignas(64) float sc[16], coef[16];
     for (int j = 0; j < 16; ++j) {
-      sc[j] = d * (float)b.scales[j];
-      coef[j] = -32.0f * sc[j];
+      scales[j] = d * (float)b.scales[j];
+      mins[j] = 0.0f;
     }
     for (int h = 0; h < 2; ++h) {
       const __m256i ql[2] = {load32(b.ql + 64 * h), load32(b.ql + 64 * h + 32)};
@@ -259,26 +265,25 @@ float dot_q6_k(const void* row, const Q8Activations& x, int64_t n) {
       for (int k = 0; k < 4; ++k) {
         const __m256i low = mask8(_mm256_srli_epi16(ql[k & 1], 4 * (k / 2)), 0x0F);
         const __m256i high = mask8(_mm256_srli_epi16(qh, 2 * k), 3);
-        const int g = 4 * h + k;
-        s.add16(g, _mm256_or_si256(low, _mm256_slli_epi16(high, 4)), sc[2 * g], sc[2 * g + 1]);
+        const __m256i w = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), _mm256_set1_epi8(32));
+        p[4 * h + k] = dot_s8s8<kVnni>(w, qgroup(xq, 4 * h + k));
       }
     }
-    return s.offsets(coef);
   });
 }
 
-// Q3_K: sixteen groups of 16 with signed 6-bit scales; value = d sc (q - 4), q = 2 low bits | high bit.
+// Q3_K: sixteen sub-blocks of 16 with signed 6-bit scales; value = d sc (q - 4), q = 2 low bits | high bit.
 template <bool kVnni>
 float dot_q3_k(const void* row, const Q8Activations& x, int64_t n) {
-  return dot_super_blocks<kVnni, BlockQ3_K>(row, x, n, [](const BlockQ3_K& b, SuperBlock<kVnni>& s) {
+  return dot_super_blocks<BlockQ3_K>(row, x, n, [](const BlockQ3_K& b, const int8_t* xq, float* scales, float* mins,
+                                                   __m256i* p) {
     alignas(16) uint32_t words[4];
     q3_k_scale_bytes(b.scales, words);
     const auto* biased = reinterpret_cast<const uint8_t*>(words);  // scale + 32
     const float d = half(b.d);
-    alignas(64) float sc[16], coef[16];
     for (int j = 0; j < 16; ++j) {
-      sc[j] = d * (float)((int)biased[j] - 32);
-      coef[j] = -4.0f * sc[j];
+      scales[j] = d * (float)((int)biased[j] - 32);
+      mins[j] = 0.0f;
     }
     const __m256i hm = load32(b.hmask);
     for (int h = 0; h < 2; ++h) {
@@ -287,31 +292,27 @@ float dot_q3_k(const void* row, const Q8Activations& x, int64_t n) {
         const int g = 4 * h + j;
         const __m256i low = mask8(_mm256_srli_epi16(q, 2 * j), 3);
         const __m256i high = mask8(_mm256_srli_epi16(hm, g), 1);
-        s.add16(g, _mm256_or_si256(low, _mm256_slli_epi16(high, 2)), sc[2 * g], sc[2 * g + 1]);
+        const __m256i w = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 2)), _mm256_set1_epi8(4));
+        p[g] = dot_s8s8<kVnni>(w, qgroup(xq, g));
       }
     }
-    return s.offsets(coef);
   });
 }
 
-// Q2_K: sixteen groups of 16, each a 4-bit scale and a 4-bit min; value = d sc q - dmin m, q of 2 bits.
+// Q2_K: sixteen sub-blocks of 16, each a 4-bit scale and a 4-bit min; value = d sc q - dmin m, q of 2 bits.
 template <bool kVnni>
 float dot_q2_k(const void* row, const Q8Activations& x, int64_t n) {
-  return dot_super_blocks<kVnni, BlockQ2_K>(row, x, n, [](const BlockQ2_K& b, SuperBlock<kVnni>& s) {
+  return dot_super_blocks<BlockQ2_K>(row, x, n, [](const BlockQ2_K& b, const int8_t* xq, float* scales, float* mins,
+                                                   __m256i* p) {
     const float d = half(b.d), dmin = half(b.dmin);
-    alignas(64) float sc[16], coef[16];
     for (int j = 0; j < 16; ++j) {
-      sc[j] = d * (float)(b.scales[j] & 0xF);
-      coef[j] = -dmin * (float)(b.scales[j] >> 4);
+      scales[j] = d * (float)(b.scales[j] & 0xF);
+      mins[j] = -dmin * (float)(b.scales[j] >> 4);
     }
     for (int h = 0; h < 2; ++h) {
       const __m256i q = load32(b.qs + 32 * h);
-      for (int j = 0; j < 4; ++j) {
-        const int g = 4 * h + j;
-        s.add16(g, mask8(_mm256_srli_epi16(q, 2 * j), 3), sc[2 * g], sc[2 * g + 1]);
-      }
+      for (int j = 0; j < 4; ++j) p[4 * h + j] = dot_u8s8<kVnni>(mask8(_mm256_srli_epi16(q, 2 * j), 3), qgroup(xq, 4 * h + j));
     }
-    return s.offsets(coef);
   });
 }
 
