@@ -7,7 +7,7 @@ namespace kvpress::kernels {
 const KernelSet& reference_kernels() {
   static const KernelSet set = {"reference", ref::dequantize_row, ref::dot_row, ref::dot_f32, ref::axpy_f32,
                                 ref::gemm_f32, ref::dot_rows_f32, ref::attend_rows,
-                                ref::quantize_activations, ref::dot_row_q8};
+                                ref::quantize_activations, ref::dot_row_q8, ref::decode_s8, ref::gemm_q8};
   return set;
 }
 

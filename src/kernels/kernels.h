@@ -42,6 +42,11 @@ struct Q8Activations {
 };
 // Types with an int8 dot: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K.
 bool has_int8_dot(GgmlType type);
+// Types with int8 prefill tiles (value = d * signed code, one scale per 32): Q4_0, Q5_0, Q8_0.
+bool has_int8_gemm(GgmlType type);
+// Activation bytes of the int8 tiles: 4 consecutive elements of each token side by side, tokens padded
+// to a multiple of kQ8TokenPad (see KernelSet::gemm_q8).
+inline constexpr int64_t kQ8TokenPad = 16;
 
 // One implementation of the per-row kernels (reference, AVX2, AVX-512).
 struct KernelSet {
@@ -79,6 +84,19 @@ struct KernelSet {
   // sum_i w[i] * d[i / 32] * qs[i], w the exactly dequantized row, for a type with has_int8_dot:
   // integer dot products of the stored codes per block, scaled once per block.
   float (*dot_row_q8)(GgmlType type, const void* row, const Q8Activations& x, int64_t n);
+  // A row of a type with has_int8_gemm as signed codes: value i = d[i / 32] * out[i]; sum[b] = the
+  // sum of block b's codes.
+  void (*decode_s8)(GgmlType type, const void* src, int64_t n, int8_t* out, float* d, int32_t* sum);
+  // Int8 prefill tile, nullptr where the set has none (prefill then stays on gemm_f32):
+  //   c[r * ldc + t] = (accumulate ? c[r * ldc + t] : 0)
+  //                    + sum_{b < k/32} wd[r * ldd + b] * xd[b * ldb + t] * sum_{i<32} w[r * lda + 32 b + i] * x_t[32 b + i]
+  // for r < m, t < n_tok; w, wd, wsum as decode_s8 writes them (ldd scales per row). The activations
+  // x_t (int8, Q8Activations' rounding) are packed for u8 x s8 dot products: byte
+  // xp[((i / 4) * ldb + t) * 4 + i % 4] = x_t[i] + 128, with ldb a multiple of kQ8TokenPad >= n_tok
+  // and padding tokens 128 (zero) with scale 0; xd[b * ldb + t] = token t's d of block b. ldc >= ldb.
+  void (*gemm_q8)(const int8_t* w, int64_t lda, const float* wd, const int32_t* wsum, int64_t ldd, int64_t m,
+                  const uint8_t* xp, const float* xd, int64_t ldb, int64_t n_tok, float* c, int64_t ldc, int64_t k,
+                  bool accumulate);
 };
 inline constexpr int64_t kGemmTokenPad = 16;
 

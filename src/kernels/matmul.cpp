@@ -1,11 +1,13 @@
 // Weight matrix times activations, multi-threaded over rows.
 // Decode (one token) is bound by weight bandwidth: a fused dot_row per row reads each byte once. On
-// the int8 path (few tokens, MatrixView::int8_activations) the tokens are rounded to int8 blocks once,
-// then every row takes integer dot products with them.
+// the int8 path (MatrixView::int8_activations) the tokens are rounded to int8 blocks once, then every
+// row takes integer dot products with them (few tokens), or, for types with int8 tiles and a kernel
+// set that has them, the rows are decoded to signed codes per tile as above and run through gemm_q8.
 // Prefill (many tokens) is bound by arithmetic: each thread decodes a block of rows one K chunk at a
 // time into a small f32 scratch and runs the register-blocked gemm_f32 tile over all tokens, so the
 // decoding cost is paid once per weight, not once per token.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/error.h"
@@ -36,6 +38,11 @@ thread_local std::vector<float> t_transposed;
 thread_local std::vector<int8_t> t_q8_values;
 thread_local std::vector<float> t_q8_scales;
 thread_local std::vector<float> t_q8_sums;
+thread_local std::vector<uint8_t> t_q8_packed;
+thread_local std::vector<float> t_q8_packed_scales;
+thread_local std::vector<int8_t> t_s8_tile;
+thread_local std::vector<float> t_s8_scales;
+thread_local std::vector<int32_t> t_s8_sums;
 
 template <class T>
 T* sized(std::vector<T>& v, int64_t n) {
@@ -91,6 +98,12 @@ void matmul_few_tokens(const KernelSet& ks, const MatrixView& w, const float* x,
   });
 }
 
+// y[t * y_stride + r] = out[r * ldo + t]: a tile's token-contiguous rows into the token-major output.
+void scatter_rows(const float* out, int64_t ldo, int64_t m, int64_t n_tokens, float* y, int64_t y_stride) {
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = out[r * ldo + t];
+}
+
 // bt[k * ldb + t] = x[t * x_stride + k], zero for the padding tokens n_tokens <= t < ldb.
 void transpose_activations(const float* x, int64_t n_tokens, int64_t x_stride, int64_t n_cols, float* bt,
                            int64_t ldb, ThreadPool& pool) {
@@ -134,8 +147,65 @@ void matmul_gemm(const KernelSet& ks, const MatrixView& w, const float* x, int64
         }
         ks.gemm_f32(a, lda, m, bt + k0 * ldb, ldb, n_tokens, out, ldb, kc, k0 > 0);
       }
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r0 + r] = out[r * ldb + t];
+      scatter_rows(out, ldb, m, n_tokens, y + r0, y_stride);
+    }
+  });
+}
+
+// Tokens rounded to int8 and packed as gemm_q8 reads them (kernels.h); tokens n_tokens..ldb are padding.
+void pack_q8_activations(const KernelSet& ks, const float* x, int64_t n_tokens, int64_t x_stride, int64_t n_cols,
+                         int64_t ldb, uint8_t* xp, float* xd, ThreadPool& pool) {
+  const int64_t nb = n_cols / kQ8Block;
+  // Whole groups of 16 tokens per chunk: their bytes share cache lines.
+  pool.parallel_for(ldb / kQ8TokenPad, 1, [&](int64_t begin, int64_t end, int) {
+    int8_t* qs = sized(t_q8_values, n_cols);
+    float* d = sized(t_q8_scales, nb);
+    float* ds16 = sized(t_q8_sums, n_cols / 16);
+    for (int64_t t = begin * kQ8TokenPad; t < end * kQ8TokenPad; ++t) {
+      if (t < n_tokens) {
+        ks.quantize_activations(x + t * x_stride, n_cols, qs, d, ds16);
+      } else {
+        std::fill(qs, qs + n_cols, int8_t{0});
+        std::fill(d, d + nb, 0.0f);
+      }
+      for (int64_t i4 = 0; i4 < n_cols / 4; ++i4) {
+        uint32_t word;
+        std::memcpy(&word, qs + 4 * i4, 4);
+        word ^= 0x80808080u;  // x + 128 as unsigned bytes
+        std::memcpy(xp + (i4 * ldb + t) * 4, &word, 4);
+      }
+      for (int64_t b = 0; b < nb; ++b) xd[b * ldb + t] = d[b];
+    }
+  });
+}
+
+void matmul_gemm_int8(const KernelSet& ks, const MatrixView& w, const float* x, int64_t n_tokens, int64_t x_stride,
+                      float* y, int64_t y_stride, ThreadPool& pool) {
+  const int64_t ldb = (n_tokens + kQ8TokenPad - 1) / kQ8TokenPad * kQ8TokenPad;
+  uint8_t* xp = sized(t_q8_packed, w.n_cols * ldb);
+  float* xd = sized(t_q8_packed_scales, w.n_cols / kQ8Block * ldb);
+  pack_q8_activations(ks, x, n_tokens, x_stride, w.n_cols, ldb, xp, xd, pool);
+
+  const int64_t block_bytes = traits_of(w.type).block_bytes;
+  constexpr int64_t kChunkBlocks = kGemmChunkCols / kQ8Block;
+  const int64_t n_blocks = (w.n_rows + kGemmRowBlock - 1) / kGemmRowBlock;
+  pool.parallel_for(n_blocks, 1, [&](int64_t begin, int64_t end, int) {
+    int8_t* tile = sized(t_s8_tile, kGemmRowBlock * kGemmChunkCols);
+    float* wd = sized(t_s8_scales, kGemmRowBlock * kChunkBlocks);
+    int32_t* wsum = sized(t_s8_sums, kGemmRowBlock * kChunkBlocks);
+    float* out = sized(t_out_scratch, kGemmRowBlock * ldb);
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t r0 = blk * kGemmRowBlock;
+      const int64_t m = std::min(kGemmRowBlock, w.n_rows - r0);
+      for (int64_t k0 = 0; k0 < w.n_cols; k0 += kGemmChunkCols) {
+        const int64_t kc = std::min(kGemmChunkCols, w.n_cols - k0);
+        for (int64_t r = 0; r < m; ++r)
+          ks.decode_s8(w.type, w.row(r0 + r) + k0 / kQ8Block * block_bytes, kc, tile + r * kGemmChunkCols,
+                       wd + r * kChunkBlocks, wsum + r * kChunkBlocks);
+        ks.gemm_q8(tile, kGemmChunkCols, wd, wsum, kChunkBlocks, m, xp + k0 * ldb, xd + k0 / kQ8Block * ldb, ldb,
+                   n_tokens, out, ldb, kc, k0 > 0);
+      }
+      scatter_rows(out, ldb, m, n_tokens, y + r0, y_stride);
     }
   });
 }
@@ -156,6 +226,8 @@ void matmul_with(const KernelSet& ks, const MatrixView& w, const float* x, int64
     matmul_decode(ks, w, x, y, pool);
   } else if (n_tokens < kMinGemmTokens) {
     matmul_few_tokens(ks, w, x, n_tokens, x_stride, y, y_stride, pool);
+  } else if (w.int8_activations && has_int8_gemm(w.type) && ks.gemm_q8) {
+    matmul_gemm_int8(ks, w, x, n_tokens, x_stride, y, y_stride, pool);
   } else {
     matmul_gemm(ks, w, x, n_tokens, x_stride, y, y_stride, pool);
   }

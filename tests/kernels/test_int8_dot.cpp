@@ -127,7 +127,95 @@ TEST(Int8Dot, RawBitRowsEveryCodeAndScale) {
   }
 }
 
-TEST(Int8Dot, MatmulUsesTheInt8PathForFewTokensOnly) {
+TEST(Int8Gemm, DecodeS8GivesTheCodesOfTheFormula) {
+  std::mt19937 rng(2);
+  for (GgmlType type : int8_types()) {
+    if (!kernels::has_int8_gemm(type)) continue;
+    SCOPED_TRACE(ggml_type_name(type));
+    const int64_t n = 32 * 9;
+    for (const auto& row : {testing::random_row(type, n, rng), testing::random_bits_row(type, n, rng)}) {
+      const auto w = testing::dequantize_ref(type, row.data(), n);
+      for (const KernelSet* ks : kernels::available_kernel_sets()) {
+        std::vector<int8_t> codes((size_t)n);
+        std::vector<float> d((size_t)(n / 32));
+        std::vector<int32_t> sum((size_t)(n / 32));
+        ks->decode_s8(type, row.data(), n, codes.data(), d.data(), sum.data());
+        for (int64_t b = 0; b < n / 32; ++b) {
+          int32_t s = 0;
+          for (int64_t i = 32 * b; i < 32 * b + 32; ++i) {
+            ASSERT_EQ(d[(size_t)b] * (float)codes[(size_t)i], w[(size_t)i]) << ks->name << " element " << i;
+            s += codes[(size_t)i];
+          }
+          ASSERT_EQ(sum[(size_t)b], s) << ks->name;
+        }
+      }
+    }
+  }
+}
+
+// Packs int8 tokens as KernelSet::gemm_q8 documents: byte ((i / 4) * ldb + t) * 4 + i % 4 = x_t[i] + 128.
+struct PackedTokens {
+  std::vector<uint8_t> xp;
+  std::vector<float> xd;
+  int64_t ldb;
+};
+
+PackedTokens pack(const std::vector<Q8Buffer>& tokens, int64_t k) {
+  PackedTokens p;
+  p.ldb = ((int64_t)tokens.size() + 15) / 16 * 16;
+  p.xp.assign((size_t)(k * p.ldb), 128);
+  p.xd.assign((size_t)(k / 32 * p.ldb), 0.0f);
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    for (int64_t i = 0; i < k; ++i) p.xp[(size_t)(((i / 4) * p.ldb + (int64_t)t) * 4 + i % 4)] = (uint8_t)(tokens[t].qs[(size_t)i] + 128);
+    for (int64_t b = 0; b < k / 32; ++b) p.xd[(size_t)(b * p.ldb + (int64_t)t)] = tokens[t].d[(size_t)b];
+  }
+  return p;
+}
+
+TEST(Int8Gemm, TilesMatchTheFormulaForOddShapes) {
+  std::mt19937 rng(4);
+  for (int64_t m : {1, 3, 4, 9}) {
+    for (int64_t n_tok : {1, 16, 17, 40}) {
+      for (int64_t k : {32, 96}) {
+        SCOPED_TRACE(::testing::Message() << "m=" << m << " n_tok=" << n_tok << " k=" << k);
+        std::uniform_int_distribution<int> code(-128, 127);
+        std::vector<int8_t> w((size_t)(m * k));
+        for (auto& v : w) v = (int8_t)code(rng);
+        std::vector<float> wd((size_t)(m * k / 32));
+        std::vector<int32_t> wsum((size_t)(m * k / 32), 0);
+        for (size_t b = 0; b < wd.size(); ++b) {
+          wd[b] = std::uniform_real_distribution<float>(0.001f, 0.1f)(rng);
+          for (int64_t i = 0; i < 32; ++i) wsum[b] += w[b * 32 + (size_t)i];
+        }
+        std::vector<Q8Buffer> tokens;
+        for (int64_t t = 0; t < n_tok; ++t) tokens.push_back(quantize(kernels::reference_kernels(), testing::random_floats(k, rng)));
+        const PackedTokens p = pack(tokens, k);
+        const auto prior = testing::random_floats(m * p.ldb, rng);
+        for (const bool accumulate : {false, true}) {
+          for (const KernelSet* ks : kernels::available_kernel_sets()) {
+            if (!ks->gemm_q8) continue;
+            std::vector<float> c = prior;
+            ks->gemm_q8(w.data(), k, wd.data(), wsum.data(), k / 32, m, p.xp.data(), p.xd.data(), p.ldb, n_tok, c.data(),
+                        p.ldb, k, accumulate);
+            for (int64_t r = 0; r < m; ++r)
+              for (int64_t t = 0; t < n_tok; ++t) {
+                double want = accumulate ? prior[(size_t)(r * p.ldb + t)] : 0.0, mag = std::fabs(want);
+                for (int64_t i = 0; i < k; ++i) {
+                  const double term = (double)wd[(size_t)(r * k / 32 + i / 32)] * w[(size_t)(r * k + i)] *
+                                      tokens[(size_t)t].d[(size_t)(i / 32)] * tokens[(size_t)t].qs[(size_t)i];
+                  want += term;
+                  mag += std::fabs(term);
+                }
+                ASSERT_NEAR(c[(size_t)(r * p.ldb + t)], want, 1e-5 * mag + 1e-30) << ks->name << " r=" << r << " t=" << t;
+              }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Int8Dot, MatmulTakesTheInt8PathWhereItExists) {
   std::mt19937 rng(8);
   ThreadPool pool(2);
   const int64_t n_rows = 37, n_cols = 512;  // rows not a multiple of any grain
@@ -141,7 +229,7 @@ TEST(Int8Dot, MatmulUsesTheInt8PathForFewTokensOnly) {
     }
     kernels::MatrixView view{type, m.data(), n_rows, n_cols, rb};
     view.int8_activations = true;
-    for (int64_t n_tokens : {1, 2, 3, 5}) {
+    for (int64_t n_tokens : {1, 2, 3, 5, 20}) {
       SCOPED_TRACE(n_tokens);
       const auto x = testing::random_floats(n_cols * n_tokens, rng);
       for (const KernelSet* ks : kernels::available_kernel_sets()) {
@@ -152,8 +240,10 @@ TEST(Int8Dot, MatmulUsesTheInt8PathForFewTokensOnly) {
           const Q8Buffer q = quantize(kernels::reference_kernels(), xt);
           for (int64_t r = 0; r < n_rows; ++r) {
             const auto w = testing::dequantize_ref(type, view.row(r), n_cols);
-            // Four or more tokens take the f32 tiles: the exact product.
-            const auto xr = n_tokens < 4 ? rounded_values(q) : xt;
+            // Four or more tokens take the f32 tiles (the exact product) unless the type and the set
+            // have int8 tiles.
+            const bool int8 = n_tokens < 4 || (kernels::has_int8_gemm(type) && ks->gemm_q8);
+            const auto xr = int8 ? rounded_values(q) : xt;
             const auto want = testing::dot_reference(w.data(), xr.data(), n_cols);
             double offsets = 0;
             for (int64_t i = 0; i < n_cols; ++i) offsets += std::fabs((double)w[(size_t)i] * xr[(size_t)i]);

@@ -103,6 +103,7 @@ void add_bench_command(CLI::App& app, Action& action) {
     std::string kv = "f16", kv_k, kv_v, output = "md", press = "none", ratios = "0", lengths, out;
     int repetitions = 0;
     int64_t decode_tokens = 32, spin_us = kDefaultSpinUs;
+    bool exact_matmul = false;
     std::string synthetic_from;
     bool synthetic = false;
     uint64_t seed = 1;
@@ -136,6 +137,8 @@ void add_bench_command(CLI::App& app, Action& action) {
                 "figure mode: fill each context's cache with random entries instead of prefilling (decode only)");
   cmd->add_option("--synthetic-from", args->synthetic_from, "figure mode: synthetic cache from this length on (e.g. 64k)");
   cmd->add_option("--out", args->out, "figure mode: folder for bench.json, bench.md, memory.svg, decode.svg");
+  cmd->add_flag("--exact-matmul", args->exact_matmul,
+               "multiply weights with f32 activations only (the exact reference path; default: int8 activations at decode, as llama.cpp)");
   cmd->add_option("--spin-us", args->spin_us, "microseconds idle workers poll before sleeping (0 on busy machines)")
       ->check(CLI::Range(0, 1000000))->capture_default_str();
   cmd->add_option("--seed", args->seed, "seed of the random tokens")->capture_default_str();
@@ -209,7 +212,7 @@ void add_bench_command(CLI::App& app, Action& action) {
       bench::BenchSetup setup;
       bool header_done = false;
       for (int n_threads : threads) {
-        const Engine engine = Engine::load(args->model, {n_threads, args->spin_us});
+        const Engine engine = Engine::load(args->model, {n_threads, args->spin_us, args->exact_matmul});
         setup = describe(engine, args->model);
         {
           // Warm-up: one token through every layer pages the mapped weights in before anything is timed.

@@ -18,6 +18,7 @@ void add_logits_command(CLI::App& app, Action& action) {
   struct Args {
     std::string model, tokens;
     int greedy = 0;
+    bool exact_matmul = false;
     int threads = default_threads();
     KvTypeArgs kv;
   };
@@ -27,12 +28,14 @@ void add_logits_command(CLI::App& app, Action& action) {
   cmd->add_option("--tokens", args->tokens, "comma-separated token ids, used as given (no BOS added)")->required();
   cmd->add_option("--greedy", args->greedy, "also generate N greedy tokens after the last one")->check(at_least(0))->capture_default_str();
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_flag("--exact-matmul", args->exact_matmul,
+               "multiply weights with f32 activations only (default: int8 activations where one token is decoded)");
   add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
       const KvTypes kv_types = args->kv.resolve();
       const auto tokens = parse_token_list(args->tokens);
-      auto model = Model::load(args->model);
+      auto model = Model::load(args->model, args->exact_matmul);
       ThreadPool pool(args->threads);
       KvCache cache = model->make_cache(kv_types);
       std::vector<int32_t> positions(tokens.size());

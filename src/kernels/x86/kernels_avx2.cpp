@@ -89,7 +89,8 @@ namespace kvpress::kernels {
 const KernelSet* avx2_kernel_set() {
   static const KernelSet set = {"avx2", simd::dequantize_row<V256>, simd::dot_row<V256>, simd::dot_f32<V256>,
                                 simd::axpy_f32<V256>, simd::gemm_f32<V256>, simd::dot_rows_f32<V256>, simd::attend_rows<V256>,
-                                simd::quantize_activations, simd::dot_row_q8<false>};
+                                simd::quantize_activations, simd::dot_row_q8<false>, simd::decode_s8,
+                                nullptr};  // no int8 tiles: prefill on gemm_f32
   return &set;
 }
 

@@ -111,13 +111,15 @@ struct V512 {
 
 #include "kernels/x86/simd_attend.h"
 #include "kernels/x86/simd_int8.h"
+#include "kernels/x86/simd_int8_gemm.h"
 
 namespace kvpress::kernels {
 
 const KernelSet* avx512_kernel_set() {
   static const KernelSet set = {"avx512", simd::dequantize_row<V512>, simd::dot_row<V512>, simd::dot_f32<V512>,
                                 simd::axpy_f32<V512>, simd::gemm_f32<V512>, simd::dot_rows_f32<V512>, simd::attend_rows<V512>,
-                                simd::quantize_activations, simd::dot_row_q8<true>};
+                                simd::quantize_activations, simd::dot_row_q8<true>, simd::decode_s8,
+                                simd::gemm_q8};
   return &set;
 }
 

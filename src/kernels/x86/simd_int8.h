@@ -143,11 +143,18 @@ inline float dot_blocks_q8(const void* row, const Q8Activations& x, int64_t n, U
   return hsum8(_mm256_add_ps(acc[0], acc[1])) + (mins[0] + mins[1]);
 }
 
+// Signed codes of the formats whose value is d * code: Q8_0 as stored, Q4_0 and Q5_0 less their offset.
+inline __m256i codes_q8_0(const BlockQ8_0& b) { return load32(b.qs); }
+inline __m256i codes_q4_0(const BlockQ4_0& b) { return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8)); }
+inline __m256i codes_q5_0(const BlockQ5_0& b) {
+  return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b.qs), fifth_bits(load_u32_le(b.qh))), _mm256_set1_epi8(16));
+}
+
 template <bool kVnni>
 float dot_q8_0(const void* row, const Q8Activations& x, int64_t n) {
   return dot_blocks_q8<kVnni, true, BlockQ8_0>(row, x, n, [](const BlockQ8_0& b, float& d, float&) {
     d = half(b.d);
-    return load32(b.qs);
+    return codes_q8_0(b);
   });
 }
 
@@ -155,7 +162,7 @@ template <bool kVnni>
 float dot_q4_0(const void* row, const Q8Activations& x, int64_t n) {
   return dot_blocks_q8<kVnni, true, BlockQ4_0>(row, x, n, [](const BlockQ4_0& b, float& d, float&) {
     d = half(b.d);
-    return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8));
+    return codes_q4_0(b);
   });
 }
 
@@ -172,7 +179,7 @@ template <bool kVnni>
 float dot_q5_0(const void* row, const Q8Activations& x, int64_t n) {
   return dot_blocks_q8<kVnni, true, BlockQ5_0>(row, x, n, [](const BlockQ5_0& b, float& d, float&) {
     d = half(b.d);
-    return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b.qs), fifth_bits(load_u32_le(b.qh))), _mm256_set1_epi8(16));
+    return codes_q5_0(b);
   });
 }
 
@@ -330,6 +337,28 @@ float dot_row_q8(GgmlType type, const void* row, const Q8Activations& x, int64_t
     case GgmlType::Q3_K: return dot_q3_k<kVnni>(row, x, n);
     case GgmlType::Q2_K: return dot_q2_k<kVnni>(row, x, n);
     default: fail("dot_row_q8: no int8 dot for ", ggml_type_name(type));
+  }
+}
+
+// Rows for the int8 prefill tiles (KernelSet::decode_s8): signed codes, scale and code sum per block.
+template <class Block, class Codes>
+inline void decode_s8_blocks(const void* src, int64_t n, int8_t* out, float* d, int32_t* sum, Codes codes) {
+  const auto* b = static_cast<const Block*>(src);
+  for (int64_t i = 0; i < n / kQ8Block; ++i) {
+    const __m256i c = codes(b[i]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i * kQ8Block), c);
+    d[i] = half(b[i].d);
+    // Byte sums in 16-bit pairs, then 32-bit lanes.
+    sum[i] = hsum8_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), c), _mm256_set1_epi16(1)));
+  }
+}
+
+void decode_s8(GgmlType type, const void* src, int64_t n, int8_t* out, float* d, int32_t* sum) {
+  switch (type) {
+    case GgmlType::Q8_0: return decode_s8_blocks<BlockQ8_0>(src, n, out, d, sum, codes_q8_0);
+    case GgmlType::Q4_0: return decode_s8_blocks<BlockQ4_0>(src, n, out, d, sum, codes_q4_0);
+    case GgmlType::Q5_0: return decode_s8_blocks<BlockQ5_0>(src, n, out, d, sum, codes_q5_0);
+    default: fail("decode_s8: no int8 tiles for ", ggml_type_name(type));
   }
 }
 
