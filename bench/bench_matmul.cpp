@@ -1,8 +1,8 @@
-// matmul throughput per weight type on a Qwen2.5-0.5B FFN-down sized matrix (896 x 4864):
-// decode (1 token, reported as GB/s of weight bytes) and prefill (64 tokens, GFLOP/s), 1 and 2
-// threads, on the exact path (f32 activations) and, for block-quantized types, the int8 path
-// (decode_int8: activations rounded to int8 blocks). "decode_cold" cycles through enough copies of
-// the matrix to defeat the caches, which is what a real model's decode sees; "decode" re-reads one
+// matmul throughput per weight type on a Qwen2.5-0.5B FFN-down sized matrix (896 x 4864): decode (1
+// token, GB/s of weight bytes) and prefill (64 tokens, GFLOP/s), 1 and 2 threads, on the exact path (f32
+// activations) and the int8 path (decode_int8, prefill64_int8: activations rounded to int8 blocks,
+// integer dots / tiles) where the type has one. "decode_cold" cycles through enough copies of the
+// matrix to defeat the caches, which is what a real model's decode sees; "decode" re-reads one
 // cache-resident matrix (the kernel's compute ceiling). "dot" is one row's kernel call alone.
 // Run: bench_matmul [--benchmark_filter=Q4_K] [--benchmark_format=json]
 #include <benchmark/benchmark.h>
@@ -98,13 +98,13 @@ void bench_dot(benchmark::State& state, GgmlType type, bool int8) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kCols / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bench_prefill(benchmark::State& state, GgmlType type) {
+void bench_prefill(benchmark::State& state, GgmlType type, bool int8) {
   const auto m = make_matrix(type);
   const auto x = make_activations(kCols * kPrefillTokens);
   std::vector<float> y(kRows * kPrefillTokens);
   ThreadPool pool((int)state.range(0));
   for (auto _ : state) {
-    kernels::matmul(view_of(type, m.data()), x.data(), kPrefillTokens, kCols, y.data(), kRows, pool);
+    kernels::matmul(view_of(type, m.data(), int8), x.data(), kPrefillTokens, kCols, y.data(), kRows, pool);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kRows * kCols * kPrefillTokens / 1e9,
@@ -124,8 +124,11 @@ void register_all() {
       benchmark::RegisterBenchmark(("decode_cold" + path + name).c_str(), bench_decode, type, true, int8)
           ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
-    benchmark::RegisterBenchmark(("prefill64/" + name).c_str(), bench_prefill, type)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    for (const bool int8 : {false, true}) {
+      if (int8 && !kernels::has_int8_gemm(type)) continue;
+      benchmark::RegisterBenchmark(((int8 ? "prefill64_int8/" : "prefill64/") + name).c_str(), bench_prefill, type, int8)
+          ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    }
   }
 }
 

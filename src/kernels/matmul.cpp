@@ -119,6 +119,24 @@ void transpose_activations(const float* x, int64_t n_tokens, int64_t x_stride, i
   });
 }
 
+// Both prefill paths: rows in blocks of kGemmRowBlock spread over the threads, each block's columns in
+// chunks of kGemmChunkCols; tile(r0, m, k0, kc, out) adds that chunk's products to out [m rows, ldb
+// tokens] (overwriting at k0 = 0), which then goes to y.
+template <class Tile>
+void for_row_blocks(const MatrixView& w, int64_t n_tokens, int64_t ldb, float* y, int64_t y_stride, ThreadPool& pool,
+                    Tile tile) {
+  const int64_t n_blocks = (w.n_rows + kGemmRowBlock - 1) / kGemmRowBlock;
+  pool.parallel_for(n_blocks, 1, [&](int64_t begin, int64_t end, int) {
+    float* out = sized(t_out_scratch, kGemmRowBlock * ldb);
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t r0 = blk * kGemmRowBlock;
+      const int64_t m = std::min(kGemmRowBlock, w.n_rows - r0);
+      for (int64_t k0 = 0; k0 < w.n_cols; k0 += kGemmChunkCols) tile(r0, m, k0, std::min(kGemmChunkCols, w.n_cols - k0), out);
+      scatter_rows(out, ldb, m, n_tokens, y + r0, y_stride);
+    }
+  });
+}
+
 void matmul_gemm(const KernelSet& ks, const MatrixView& w, const float* x, int64_t n_tokens, int64_t x_stride,
                  float* y, int64_t y_stride, ThreadPool& pool) {
   const int64_t ldb = (n_tokens + kGemmTokenPad - 1) / kGemmTokenPad * kGemmTokenPad;
@@ -126,29 +144,19 @@ void matmul_gemm(const KernelSet& ks, const MatrixView& w, const float* x, int64
   transpose_activations(x, n_tokens, x_stride, w.n_cols, bt, ldb, pool);
 
   const auto& traits = traits_of(w.type);
-  const int64_t n_blocks = (w.n_rows + kGemmRowBlock - 1) / kGemmRowBlock;
-  pool.parallel_for(n_blocks, 1, [&](int64_t begin, int64_t end, int) {
+  for_row_blocks(w, n_tokens, ldb, y, y_stride, pool, [&](int64_t r0, int64_t m, int64_t k0, int64_t kc, float* out) {
     float* tile = sized(t_tile_scratch, kGemmRowBlock * kGemmChunkCols);
-    float* out = sized(t_out_scratch, kGemmRowBlock * ldb);
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t r0 = blk * kGemmRowBlock;
-      const int64_t m = std::min(kGemmRowBlock, w.n_rows - r0);
-      for (int64_t k0 = 0; k0 < w.n_cols; k0 += kGemmChunkCols) {
-        const int64_t kc = std::min(kGemmChunkCols, w.n_cols - k0);
-        const float* a = tile;
-        int64_t lda = kGemmChunkCols;
-        if (w.type == GgmlType::F32) {
-          // Already f32: the tile reads the weight rows in place.
-          a = reinterpret_cast<const float*>(w.row(r0)) + k0;
-          lda = w.row_bytes / (int64_t)sizeof(float);
-        } else {
-          const int64_t chunk_offset = k0 / traits.block_size * traits.block_bytes;
-          for (int64_t r = 0; r < m; ++r) ks.dequantize_row(w.type, w.row(r0 + r) + chunk_offset, tile + r * lda, kc);
-        }
-        ks.gemm_f32(a, lda, m, bt + k0 * ldb, ldb, n_tokens, out, ldb, kc, k0 > 0);
-      }
-      scatter_rows(out, ldb, m, n_tokens, y + r0, y_stride);
+    const float* a = tile;
+    int64_t lda = kGemmChunkCols;
+    if (w.type == GgmlType::F32) {
+      // Already f32: the tile reads the weight rows in place.
+      a = reinterpret_cast<const float*>(w.row(r0)) + k0;
+      lda = w.row_bytes / (int64_t)sizeof(float);
+    } else {
+      const int64_t chunk_offset = k0 / traits.block_size * traits.block_bytes;
+      for (int64_t r = 0; r < m; ++r) ks.dequantize_row(w.type, w.row(r0 + r) + chunk_offset, tile + r * lda, kc);
     }
+    ks.gemm_f32(a, lda, m, bt + k0 * ldb, ldb, n_tokens, out, ldb, kc, k0 > 0);
   });
 }
 
@@ -188,25 +196,15 @@ void matmul_gemm_int8(const KernelSet& ks, const MatrixView& w, const float* x, 
 
   const int64_t block_bytes = traits_of(w.type).block_bytes;
   constexpr int64_t kChunkBlocks = kGemmChunkCols / kQ8Block;
-  const int64_t n_blocks = (w.n_rows + kGemmRowBlock - 1) / kGemmRowBlock;
-  pool.parallel_for(n_blocks, 1, [&](int64_t begin, int64_t end, int) {
+  for_row_blocks(w, n_tokens, ldb, y, y_stride, pool, [&](int64_t r0, int64_t m, int64_t k0, int64_t kc, float* out) {
     int8_t* tile = sized(t_s8_tile, kGemmRowBlock * kGemmChunkCols);
     float* wd = sized(t_s8_scales, kGemmRowBlock * kChunkBlocks);
     int32_t* wsum = sized(t_s8_sums, kGemmRowBlock * kChunkBlocks);
-    float* out = sized(t_out_scratch, kGemmRowBlock * ldb);
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t r0 = blk * kGemmRowBlock;
-      const int64_t m = std::min(kGemmRowBlock, w.n_rows - r0);
-      for (int64_t k0 = 0; k0 < w.n_cols; k0 += kGemmChunkCols) {
-        const int64_t kc = std::min(kGemmChunkCols, w.n_cols - k0);
-        for (int64_t r = 0; r < m; ++r)
-          ks.decode_s8(w.type, w.row(r0 + r) + k0 / kQ8Block * block_bytes, kc, tile + r * kGemmChunkCols,
-                       wd + r * kChunkBlocks, wsum + r * kChunkBlocks);
-        ks.gemm_q8(tile, kGemmChunkCols, wd, wsum, kChunkBlocks, m, xp + k0 * ldb, xd + k0 / kQ8Block * ldb, ldb,
-                   n_tokens, out, ldb, kc, k0 > 0);
-      }
-      scatter_rows(out, ldb, m, n_tokens, y + r0, y_stride);
-    }
+    for (int64_t r = 0; r < m; ++r)
+      ks.decode_s8(w.type, w.row(r0 + r) + k0 / kQ8Block * block_bytes, kc, tile + r * kGemmChunkCols,
+                   wd + r * kChunkBlocks, wsum + r * kChunkBlocks);
+    ks.gemm_q8(tile, kGemmChunkCols, wd, wsum, kChunkBlocks, m, xp + k0 * ldb, xd + k0 / kQ8Block * ldb, ldb, n_tokens,
+               out, ldb, kc, k0 > 0);
   });
 }
 
