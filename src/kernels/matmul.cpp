@@ -7,6 +7,7 @@
 // time into a small f32 scratch and runs the register-blocked gemm_f32 tile over all tokens, so the
 // decoding cost is paid once per weight, not once per token.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -50,13 +51,14 @@ T* sized(std::vector<T>& v, int64_t n) {
   return v.data();
 }
 
-// Token t's rounded activations: q8[t] (per-thread buffers of the calling thread).
-std::vector<Q8Activations> quantize_tokens(const KernelSet& ks, const float* x, int64_t n_tokens, int64_t x_stride,
-                                           int64_t n_cols) {
+// Token t's rounded activations: q8[t] (per-thread buffers of the calling thread); n_tokens < kMinGemmTokens.
+std::array<Q8Activations, kMinGemmTokens> quantize_tokens(const KernelSet& ks, const float* x, int64_t n_tokens,
+                                                          int64_t x_stride, int64_t n_cols) {
+  KV_CHECK(n_tokens < kMinGemmTokens);
   int8_t* qs = sized(t_q8_values, n_tokens * n_cols);
   float* d = sized(t_q8_scales, n_tokens * n_cols / kQ8Block);
   float* ds16 = sized(t_q8_sums, n_tokens * n_cols / 16);
-  std::vector<Q8Activations> q8((size_t)n_tokens);
+  std::array<Q8Activations, kMinGemmTokens> q8{};
   for (int64_t t = 0; t < n_tokens; ++t) {
     int8_t* qt = qs + t * n_cols;
     float* dt = d + t * n_cols / kQ8Block;
@@ -69,7 +71,7 @@ std::vector<Q8Activations> quantize_tokens(const KernelSet& ks, const float* x, 
 
 void matmul_int8(const KernelSet& ks, const MatrixView& w, const float* x, int64_t n_tokens, int64_t x_stride,
                  float* y, int64_t y_stride, ThreadPool& pool) {
-  const std::vector<Q8Activations> q8 = quantize_tokens(ks, x, n_tokens, x_stride, w.n_cols);
+  const auto q8 = quantize_tokens(ks, x, n_tokens, x_stride, w.n_cols);
   pool.parallel_for(w.n_rows, kDecodeGrainRows, [&](int64_t begin, int64_t end, int) {
     for (int64_t r = begin; r < end; ++r)
       for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = ks.dot_row_q8(w.type, w.row(r), q8[(size_t)t], w.n_cols);
