@@ -123,8 +123,13 @@ PYBIND11_MODULE(_core, m) {
   m.def("press_spec_help", &press_spec_help);
 
   py::class_<Engine>(m, "Engine", "A loaded GGUF model with its tokenizer and thread pool")
-      .def(py::init([](const std::string& path, int n_threads) { return Engine::load(path, {n_threads}); }),
-           py::arg("model"), py::arg("n_threads") = 0, Release())
+      .def(py::init([](const std::string& path, int n_threads, bool exact_matmul) {
+             EngineOptions o;
+             o.n_threads = n_threads;
+             o.exact_matmul = exact_matmul;
+             return Engine::load(path, o);
+           }),
+           py::arg("model"), py::arg("n_threads") = 0, py::arg("exact_matmul") = false, Release())
       .def_property_readonly("info", [](const Engine& e) { return info_dict(e.info()); })
       .def_property_readonly("n_threads", &Engine::n_threads)
       .def("kv_bytes_per_token", [](const Engine& e, const std::string& k, const std::string& v) {

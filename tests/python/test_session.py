@@ -76,6 +76,15 @@ def test_engine_tokenizes_and_generates(engine):
     assert isinstance(engine.generate("The grass is", max_new_tokens=4), str)
 
 
+def test_exact_matmul_is_a_no_op_on_float_weights(engine, model_path, needle_samples):
+    # The default model is F32: no int8 path exists for it, so both engines answer token for token alike.
+    exact = kvpress_cpp.Engine(model_path, n_threads=2, exact_matmul=True)
+    s = needle_samples[0]
+    press = KnormPress(0.5)
+    assert exact.session(s["context"], press=press).ask(s["question"], max_new_tokens=12) == \
+        engine.session(s["context"], press=press).ask(s["question"], max_new_tokens=12)
+
+
 def test_saved_session_answers_as_the_original(engine, needle_samples, tmp_path):
     s = needle_samples[0]
     session = engine.session(s["context"], press=SnapKVPress(compression_ratio=0.5), cache="q8_0")
