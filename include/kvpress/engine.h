@@ -22,8 +22,9 @@ struct EngineOptions {
   int64_t spin_us = kDefaultSpinUs;  // microseconds an idle worker polls before sleeping (0 = at once,
                                      // for busy machines)
   // Multiply weights with f32 activations only (bit-exact dequantization, the reference). By default
-  // block-quantized weights multiply int8-rounded activations at decode, as llama.cpp does: faster,
-  // logits within llama.cpp's own tolerance (docs/performance.md).
+  // block-quantized weights multiply int8-rounded activations (integer dots at decode, int8 tiles in
+  // prefill for Q8_0/Q4_0/Q5_0), as llama.cpp does: faster, logits within llama.cpp's own tolerance
+  // (docs/performance.md).
   bool exact_matmul = false;
 };
 

@@ -79,7 +79,7 @@ struct ForwardOptions {
 class Model {
  public:
   // exact_matmul: weights multiply f32 activations (bit-exact dequantization); otherwise block-quantized
-  // weights multiply int8-rounded activations at decode (kernels.h), as llama.cpp does.
+  // weights multiply int8-rounded activations (kernels.h), as llama.cpp does.
   static std::unique_ptr<Model> load(const std::string& path, bool exact_matmul = false);
   ~Model();
 

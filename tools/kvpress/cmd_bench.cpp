@@ -138,7 +138,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--synthetic-from", args->synthetic_from, "figure mode: synthetic cache from this length on (e.g. 64k)");
   cmd->add_option("--out", args->out, "figure mode: folder for bench.json, bench.md, memory.svg, decode.svg");
   cmd->add_flag("--exact-matmul", args->exact_matmul,
-               "multiply weights with f32 activations only (the exact reference path; default: int8 activations at decode, as llama.cpp)");
+               "multiply weights with f32 activations only (the exact reference path; default: quantized weights multiply int8-rounded activations, as llama.cpp)");
   cmd->add_option("--spin-us", args->spin_us, "microseconds idle workers poll before sleeping (0 on busy machines)")
       ->check(CLI::Range(0, 1000000))->capture_default_str();
   cmd->add_option("--seed", args->seed, "seed of the random tokens")->capture_default_str();

@@ -29,7 +29,7 @@ void add_logits_command(CLI::App& app, Action& action) {
   cmd->add_option("--greedy", args->greedy, "also generate N greedy tokens after the last one")->check(at_least(0))->capture_default_str();
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_flag("--exact-matmul", args->exact_matmul,
-               "multiply weights with f32 activations only (default: int8 activations where one token is decoded)");
+               "multiply weights with f32 activations only (default: quantized weights multiply int8-rounded activations, as llama.cpp)");
   add_kv_type_options(cmd, args->kv);
   cmd->callback([&action, args] {
     action = [args] {
