@@ -36,14 +36,23 @@ thread_local std::vector<float> t_row_scratch;
 thread_local std::vector<float> t_tile_scratch;
 thread_local std::vector<float> t_out_scratch;
 thread_local std::vector<float> t_transposed;
-thread_local std::vector<int8_t> t_q8_values;
-thread_local std::vector<float> t_q8_scales;
-thread_local std::vector<float> t_q8_sums;
-thread_local std::vector<uint8_t> t_q8_packed;
-thread_local std::vector<float> t_q8_packed_scales;
-thread_local std::vector<int8_t> t_s8_tile;
-thread_local std::vector<float> t_s8_scales;
-thread_local std::vector<int32_t> t_s8_sums;
+// The int8 path's: tokens rounded to int8 (Q8Activations), packed for gemm_q8, weight rows as codes.
+struct Q8Buffers {
+  std::vector<int8_t> values;
+  std::vector<float> scales, sums;
+};
+struct PackedTokens {
+  std::vector<uint8_t> bytes;
+  std::vector<float> scales;
+};
+struct CodeTile {
+  std::vector<int8_t> codes;
+  std::vector<float> scales;
+  std::vector<int32_t> sums;
+};
+thread_local Q8Buffers t_q8;
+thread_local PackedTokens t_packed;
+thread_local CodeTile t_codes;
 
 template <class T>
 T* sized(std::vector<T>& v, int64_t n) {
@@ -55,9 +64,9 @@ T* sized(std::vector<T>& v, int64_t n) {
 std::array<Q8Activations, kMinGemmTokens> quantize_tokens(const KernelSet& ks, const float* x, int64_t n_tokens,
                                                           int64_t x_stride, int64_t n_cols) {
   KV_CHECK(n_tokens < kMinGemmTokens);
-  int8_t* qs = sized(t_q8_values, n_tokens * n_cols);
-  float* d = sized(t_q8_scales, n_tokens * n_cols / kQ8Block);
-  float* ds16 = sized(t_q8_sums, n_tokens * n_cols / 16);
+  int8_t* qs = sized(t_q8.values, n_tokens * n_cols);
+  float* d = sized(t_q8.scales, n_tokens * n_cols / kQ8Block);
+  float* ds16 = sized(t_q8.sums, n_tokens * n_cols / 16);
   std::array<Q8Activations, kMinGemmTokens> q8{};
   for (int64_t t = 0; t < n_tokens; ++t) {
     int8_t* qt = qs + t * n_cols;
@@ -168,9 +177,9 @@ void pack_q8_activations(const KernelSet& ks, const float* x, int64_t n_tokens, 
   const int64_t nb = n_cols / kQ8Block;
   // Whole groups of 16 tokens per chunk: their bytes share cache lines.
   pool.parallel_for(ldb / kQ8TokenPad, 1, [&](int64_t begin, int64_t end, int) {
-    int8_t* qs = sized(t_q8_values, n_cols);
-    float* d = sized(t_q8_scales, nb);
-    float* ds16 = sized(t_q8_sums, n_cols / 16);
+    int8_t* qs = sized(t_q8.values, n_cols);
+    float* d = sized(t_q8.scales, nb);
+    float* ds16 = sized(t_q8.sums, n_cols / 16);
     for (int64_t t = begin * kQ8TokenPad; t < end * kQ8TokenPad; ++t) {
       if (t < n_tokens) {
         ks.quantize_activations(x + t * x_stride, n_cols, qs, d, ds16);
@@ -192,16 +201,16 @@ void pack_q8_activations(const KernelSet& ks, const float* x, int64_t n_tokens, 
 void matmul_gemm_int8(const KernelSet& ks, const MatrixView& w, const float* x, int64_t n_tokens, int64_t x_stride,
                       float* y, int64_t y_stride, ThreadPool& pool) {
   const int64_t ldb = (n_tokens + kQ8TokenPad - 1) / kQ8TokenPad * kQ8TokenPad;
-  uint8_t* xp = sized(t_q8_packed, w.n_cols * ldb);
-  float* xd = sized(t_q8_packed_scales, w.n_cols / kQ8Block * ldb);
+  uint8_t* xp = sized(t_packed.bytes, w.n_cols * ldb);
+  float* xd = sized(t_packed.scales, w.n_cols / kQ8Block * ldb);
   pack_q8_activations(ks, x, n_tokens, x_stride, w.n_cols, ldb, xp, xd, pool);
 
   const int64_t block_bytes = traits_of(w.type).block_bytes;
   constexpr int64_t kChunkBlocks = kGemmChunkCols / kQ8Block;
   for_row_blocks(w, n_tokens, ldb, y, y_stride, pool, [&](int64_t r0, int64_t m, int64_t k0, int64_t kc, float* out) {
-    int8_t* tile = sized(t_s8_tile, kGemmRowBlock * kGemmChunkCols);
-    float* wd = sized(t_s8_scales, kGemmRowBlock * kChunkBlocks);
-    int32_t* wsum = sized(t_s8_sums, kGemmRowBlock * kChunkBlocks);
+    int8_t* tile = sized(t_codes.codes, kGemmRowBlock * kGemmChunkCols);
+    float* wd = sized(t_codes.scales, kGemmRowBlock * kChunkBlocks);
+    int32_t* wsum = sized(t_codes.sums, kGemmRowBlock * kChunkBlocks);
     for (int64_t r = 0; r < m; ++r)
       ks.decode_s8(w.type, w.row(r0 + r) + k0 / kQ8Block * block_bytes, kc, tile + r * kGemmChunkCols,
                    wd + r * kChunkBlocks, wsum + r * kChunkBlocks);
