@@ -54,6 +54,11 @@ struct V512 {
     q = _mm_add_ss(q, _mm_movehdup_ps(q));
     return _mm_cvtss_f32(q);
   }
+  static float hmax(F v) { return _mm512_reduce_max_ps(v); }
+  // v in lanes < n, `other` in the rest.
+  static F keep_first(F v, int n, float other) {
+    return _mm512_mask_mov_ps(_mm512_set1_ps(other), (__mmask16)((1u << n) - 1), v);
+  }
   static float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
   static I u8(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }

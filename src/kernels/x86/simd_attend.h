@@ -13,26 +13,11 @@
 
 #include "kernels/kernel_sets.h"
 #include "kernels/kernels.h"
+#include "kernels/x86/simd_attend_common.h"
+#include "kernels/x86/simd_attend_lanes.h"
 #include "kernels/x86/simd_kernels.h"
 
 namespace kvpress::kernels::simd {
-
-// exp(x) for x <= 0, 0 below -87 (so exp(-inf) = 0): 2^n * exp(r), n = round(x / ln 2), r by a
-// Cody-Waite split of ln 2, exp(r) by its degree-7 Taylor polynomial; relative error ~2e-7.
-template <class V>
-inline typename V::F exp_nonpositive(typename V::F x) {
-  using F = typename V::F;
-  const F xc = V::max(x, V::set1(-87.0f));
-  const F t = V::add(V::mul(xc, V::set1(1.44269504088896341f)), V::set1(12582912.0f));  // 1.5 * 2^23 + n
-  const F n = V::sub(t, V::set1(12582912.0f));
-  const F r = V::sub(V::sub(xc, V::mul(n, V::set1(0.693359375f))), V::mul(n, V::set1(-2.12194440e-4f)));
-  F p = V::set1(1.0f / 5040.0f);
-  for (float c : {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f})
-    p = V::fmadd(p, r, V::set1(c));
-  // t's low mantissa bits hold n + 2^22 (n in [-126, 0]): 2^n's exponent field is n + 127.
-  const F two_n = V::as_f(V::sll(V::add_i(V::as_i(t), 127 - 0x4B400000), 23));
-  return V::zero_below(x, -87.0f, V::mul(p, two_n));
-}
 
 // A. S[j * L ...] = scores of keys kb[j] (j < bk) against the packed queries, folded per row group.
 template <class V, int P>
@@ -81,32 +66,6 @@ inline void attend_softmax(float* S, int64_t bk, float* lane_max, float* lane_su
   V::store(lane_max, mx);
 }
 
-// C. acc rows r < M: acc = acc * corr + sum_j S[j][r * P] * vb[j], CW vectors of dimensions at a time.
-template <class V, int M, int CW>
-inline void attend_values(const float* S, int P, const float* corr, const float* vb, int64_t d, int64_t bk,
-                          float* acc, int64_t ld_acc) {
-  using F = typename V::F;
-  constexpr int L = V::kLanes;
-  int64_t c = 0;
-  const auto run = [&]<int W>() {
-    F a[M][W];
-    for (int r = 0; r < M; ++r)
-      for (int w = 0; w < W; ++w) a[r][w] = V::mul(V::load(acc + r * ld_acc + c + w * L), V::set1(corr[r * P]));
-    for (int64_t j = 0; j < bk; ++j) {
-      F v[W];
-      for (int w = 0; w < W; ++w) v[w] = V::load(vb + j * d + c + w * L);
-      for (int r = 0; r < M; ++r) {
-        const F p = V::set1(S[j * L + r * P]);
-        for (int w = 0; w < W; ++w) a[r][w] = V::fmadd(p, v[w], a[r][w]);
-      }
-    }
-    for (int r = 0; r < M; ++r)
-      for (int w = 0; w < W; ++w) V::store(acc + r * ld_acc + c + w * L, a[r][w]);
-  };
-  for (; c + CW * L <= d; c += CW * L) run.template operator()<CW>();
-  for (; c < d; c += L) run.template operator()<1>();
-}
-
 template <class V, int P, int M>
 void attend_rows_fixed(const float* q, const MatrixView& keys, const MatrixView& values, int64_t begin, int64_t n,
                        float* acc, int64_t ld_acc, float* row_max, float* row_sum) {
@@ -149,7 +108,8 @@ void attend_rows_fixed(const float* q, const MatrixView& keys, const MatrixView&
     const float* vb = decoded(values, vbuf);
     attend_scores<V, P>(packed, n_steps, kb, d, bk, S);
     attend_softmax<V>(S, bk, lane_max, lane_sum, corr);
-    attend_values<V, M, CW>(S, P, corr, vb, d, bk, acc, ld_acc);
+    attend_values<V, M, CW>(S, L, P, corr, P, [&](int64_t j, int64_t i) { return V::load(vb + j * d + i); }, d, bk, acc,
+                            ld_acc);
   }
   for (int r = 0; r < M; ++r) {
     row_max[r] = lane_max[r * P];
@@ -174,6 +134,13 @@ void attend_rows(const float* q, int64_t m, const MatrixView& keys, const Matrix
   // Lane packing as dot_rows_f32; shapes it does not cover take the reference.
   if (m < 1 || m > L || d > 256 || d % L != 0 || n <= 0)
     return ref::attend_rows(q, m, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+  // Half-precision keys, a GQA group of up to 8 rows: keys in lanes (x86/simd_attend_lanes.h).
+  if constexpr (L == 16) {
+    if (m <= 8 && keys.type == GgmlType::F16)
+      return attend_rows_lanes_for_m<V, false>(m, q, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+    if (m <= 8 && keys.type == GgmlType::BF16)
+      return attend_rows_lanes_for_m<V, true>(m, q, keys, values, begin, n, acc, ld_acc, row_max, row_sum);
+  }
   int p = 1;
   while (p < L && m * p * 2 <= L && d % (p * 2) == 0) p *= 2;
   // Each P serves the row counts that choose it: m in (L / 2P, L / P].
