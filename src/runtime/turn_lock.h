@@ -22,6 +22,11 @@ class TurnLock {
     }
     turn_.notify_all();
   }
+  // Threads blocked in lock() behind the holder (for tests and diagnostics).
+  int64_t waiting() {
+    std::lock_guard guard(m_);
+    return serving_ == next_ticket_ ? 0 : (int64_t)(next_ticket_ - serving_ - 1);
+  }
 
  private:
   std::mutex m_;
